@@ -1,0 +1,1 @@
+"""The built-in chimes, ticks and breath tones (WAV files made by scripts/make_sounds.py)."""

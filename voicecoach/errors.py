@@ -1,0 +1,53 @@
+"""Every exception voicecoach raises on purpose.
+
+The library never prints and never exits; the CLI turns these into one line
+on stderr and an exit code (1 for bad input, 3 for the environment).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VoicecoachError(Exception):
+    """Base class: a problem the user can act on, shown as one line."""
+
+    exit_code = 1
+
+
+class InputError(VoicecoachError):
+    """Bad input that is not a routine file (an option, a routine name)."""
+
+
+class RoutineError(InputError):
+    """A routine file is wrong at a known place: shown as FILE:LINE:COL: message."""
+
+    def __init__(self, source: str | Path, line: int, col: int, message: str):
+        self.source = str(source)
+        self.line = line
+        self.col = col
+        self.message = message
+        super().__init__(f"{self.source}:{line}:{col}: {message}")
+
+
+class EnvironmentProblem(VoicecoachError):
+    """Something outside voicecoach is missing or broken (exit code 3)."""
+
+    exit_code = 3
+
+
+class SpeechEngineMissing(EnvironmentProblem):
+    """The speech engine cannot be started; the message says what to install."""
+
+
+class SpeechError(VoicecoachError):
+    """The speech engine failed or hung on one phrase; the message names it."""
+
+    exit_code = 3
+
+
+class NoAudioDevice(EnvironmentProblem):
+    """No sound server or audio device could be opened for live playback."""
+
+
+class ExportError(VoicecoachError):
+    """An export could not be written (disk full, bad folder); nothing partial is left."""

@@ -1,0 +1,1 @@
+"""The built-in routines (YAML) and the weekly schedule, shipped as package data."""
