@@ -5,7 +5,10 @@ and every sound, and returns a Timeline. It never synthesizes, plays or writes.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from .duration import samples, spoken
 
 FORMAT = "voicecoach-timeline/1"
 
@@ -109,3 +112,289 @@ class Timeline:
             "steps": [s.to_dict() for s in self.steps],
             "events": [e.to_dict() for e in self.events],
         }
+
+
+# ------------------------------------------------------------------ compiling
+
+BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "and out", "hold_out": "Hold"}
+BREATH_TONES = {"in": "breath-in", "out": "breath-out"}
+GET_READY = "Get ready. Find your position."
+DEFAULT_OUTRO = "Session complete. Well done."
+END_OF_SESSION = "the end of the session"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a routine becomes a timeline; one value travels through the whole pipeline."""
+
+    sample_rate: int = 22050
+    scale: float = 1.0  # multiplies every timed duration (and cue offsets), still exact to the sample
+    safety: bool = True  # speak the short red-flag reminder where the routine asks for it
+    lead_in: float = 0.0  # seconds at the very start to lie down ("Get ready"), for live play
+    start_step: int = 0  # index into the expanded steps to start from; skips intro and reminder
+    gap: float = 0.35  # silence between two phrases, so sentences do not run together
+    tail: float = 0.5  # silence after the closing chime
+    safety_text: str = ""
+
+
+def _fill(text: str, exp, nxt) -> str:
+    # str.replace, not str.format: an author's stray brace must not become an error
+    side = exp.side or ""
+    return (text.replace("{side}", side)
+            .replace("{duration}", spoken(exp.duration))
+            .replace("{next}", _next_title(nxt)))
+
+
+def _next_title(nxt) -> str:
+    if nxt is None:
+        return END_OF_SESSION
+    return f"{nxt.name}, {nxt.side} side" if nxt.side else nxt.name
+
+
+def _announcement(exp, nxt) -> list[str]:
+    head = f"{exp.step.name}, {exp.side} side." if exp.side else f"{exp.step.name}."
+    if exp.repetitions > 1:
+        head += f" {exp.repetitions} rounds of {spoken(exp.step.duration)}."
+    else:
+        head += f" {spoken(exp.duration)}."
+    return [head] + ([_fill(exp.step.say, exp, nxt)] if exp.step.say else [])
+
+
+def _rest_words(nxt) -> str:
+    if nxt is None:
+        return "Rest."
+    round_ = f"round {nxt.repetition} of {nxt.repetitions}" if nxt.repetitions > 1 else _next_title(nxt)
+    return f"Rest. Next, {round_}."
+
+
+def _chimes(routine) -> dict[str, str]:
+    from .sounds import DEFAULT_CHIMES
+
+    return {**DEFAULT_CHIMES, **dict(routine.chimes)}
+
+
+def _continues(prev, exp) -> bool:
+    """A rest or a later repetition starts exactly where the interval before it ended."""
+    return prev is not None and prev.step is exp.step and prev.side == exp.side and (
+        exp.rest or exp.repetition > 1)
+
+
+def phrases(routine, options: Options) -> list[str]:
+    """Every text the timeline may speak, in order of first use (what to synthesize)."""
+    from .routine import expand
+
+    out: list[str] = []
+    if options.lead_in > 0:
+        out.append(GET_READY)
+    steps = expand(routine)
+    if options.start_step == 0:
+        out += [t for t in (routine.intro, _safety(routine, options)) if t]
+    for i in range(options.start_step, len(steps)):
+        exp, nxt = steps[i], steps[i + 1] if i + 1 < len(steps) else None
+        prev = steps[i - 1] if i > 0 else None
+        if exp.rest:
+            out.append(_rest_words(nxt))
+            continue
+        if not _continues(prev, exp):
+            out += _announcement(exp, nxt)
+        out += [_fill(c.say, exp, nxt) for c in exp.step.cues if c.say]
+        if isinstance(exp.step.halfway, str):
+            out.append(_fill(exp.step.halfway, exp, nxt))
+        if exp.step.breathe:
+            out += [BREATH_WORDS[p] for p in ("in", "hold", "out", "hold_out")
+                    if getattr(exp.step.breathe, _FIELD[p]) > 0]
+    out.append(routine.outro or DEFAULT_OUTRO)
+    return list(dict.fromkeys(out))
+
+
+def sounds_needed(routine) -> list[str]:
+    """Every sound name the timeline may play (chimes by role, and the cues' own sounds)."""
+    from .routine import expand
+
+    names = list(_chimes(routine).values())
+    names += [c.sound for e in expand(routine) for c in e.step.cues if c.sound]
+    return list(dict.fromkeys(names))
+
+
+def _safety(routine, options: Options) -> str | None:
+    return options.safety_text if routine.safety and options.safety and options.safety_text else None
+
+
+_FIELD = {"in": "inhale", "hold": "hold", "out": "exhale", "hold_out": "hold_out"}
+
+
+class _Clock:
+    """Places events; knows every length, so the compile loop reads like the contract."""
+
+    def __init__(self, speech: Mapping[str, int], sounds: Mapping[str, int], rate: int):
+        self.speech, self.sound_len, self.rate = speech, sounds, rate
+        self.events: list[Event] = []
+
+    def say(self, text: str, at: int, step: int | None) -> int:
+        ev = Event("speech", at, self.speech[text], step, text=text)
+        self.events.append(ev)
+        return ev.end
+
+    def play(self, kind: str, name: str, at: int, step: int | None, role: str) -> int:
+        ev = Event(kind, at, self.sound_len[name], step, sound=name, role=role)
+        self.events.append(ev)
+        return ev.end
+
+
+def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
+            options: Options = Options()) -> Timeline:
+    """Turn a routine into a Timeline; `speech` and `sounds` give each clip's length in samples.
+
+    Guarantees the rules of the routine format: exact intervals, elastic announcements,
+    cues at exact offsets, no overlapping speech. A cue that cannot fit raises RoutineError.
+    """
+    from .routine import expand
+
+    rate = options.sample_rate
+    clock = _Clock(speech, sounds, rate)
+    chimes = _chimes(routine)
+    gap = samples(options.gap, rate)
+    steps = expand(routine)
+    if not 0 <= options.start_step < len(steps):
+        raise ValueError(f"start_step {options.start_step} is outside 0..{len(steps) - 1}")
+    pos = 0
+    if options.lead_in > 0:
+        pos = max(clock.say(GET_READY, 0, None) + gap, samples(options.lead_in, rate))
+    if options.start_step == 0:
+        for text in (routine.intro, _safety(routine, options)):
+            if text:
+                pos = clock.say(text, pos, None) + gap
+    spans: list[StepSpan] = []
+    for i in range(options.start_step, len(steps)):
+        exp = steps[i]
+        nxt = steps[i + 1] if i + 1 < len(steps) else None
+        prev = steps[i - 1] if i > options.start_step else None
+        n = samples(exp.duration * options.scale, rate)
+        if _continues(prev, exp):
+            announce = start = spans[-1].end_sample  # the boundary chime is already there
+        else:
+            announce = pos
+            for text in _announcement(exp, nxt):
+                pos = clock.say(text, pos, i) + gap
+            start = pos - gap + samples(exp.step.prep, rate)
+            clock.play("chime", chimes["start"], start, i, "start")
+        end = start + n
+        spans.append(StepSpan(i, exp.name, exp.side, announce, start, end, n / rate, rest=exp.rest))
+        _fill_interval(clock, routine, exp, nxt, i, start, end, options, chimes)
+        if nxt is not None and _continues(exp, nxt):
+            role = "end" if nxt.rest else "start"
+            clock.play("chime", chimes[role], end, i, role)
+            pos = end
+        else:
+            pos = clock.play("chime", chimes["end"], end, i, "end") + gap
+    pos = clock.say(routine.outro or DEFAULT_OUTRO, pos, None) + gap
+    pos = clock.play("chime", chimes["complete"], pos, None, "complete")
+    total = pos + samples(options.tail, rate)
+    events = tuple(sorted(clock.events, key=lambda e: (e.sample, e.kind)))
+    return Timeline(routine.id, routine.title, rate, total, tuple(spans), events)
+
+
+def _offset(cue, n: int, scale: float, rate: int) -> int:
+    if cue.anchor == "share":
+        return round(cue.offset * n)
+    off = samples(cue.offset * scale, rate)
+    return n - off if cue.anchor == "end" else off
+
+
+def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end: int,
+                   options: Options, chimes: dict[str, str]) -> None:
+    """Cues, halfway, breathing and countdown inside one timed interval [start, end)."""
+    rate, n, step = clock.rate, end - start, exp.step
+    count = step.countdown if step.countdown is not None else routine.countdown
+    ticks = [end - k * rate for k in range(count, 0, -1) if end - k * rate > start]
+    # spoken words must be over before the first tick (or the end when there is no countdown)
+    limit = max(start, end - count * rate) if count else end
+    where_end = "the countdown" if count else "the end of the interval"
+
+    def late(label: str, at: int, length: int, where) -> None:
+        if at + length > limit:
+            raise where.error(
+                f"{label} takes {length / rate:.1f} s to say from {(at - start) / rate:.1f} s and would run past "
+                f"{where_end} at {(limit - start) / rate:.1f} s of this {n / rate:g} s interval; "
+                "say it earlier or shorten it")
+
+    fixed: list[tuple[int, int, object, str, Event]] = []  # (at, end, where, label, event)
+    if exp.rest:
+        text = _rest_words(nxt)
+        at = start + clock.sound_len[chimes["end"]] + samples(options.gap, rate)
+        length = clock.speech[text]
+        if at + length <= limit:  # generated words: a rest too short for them stays silent
+            fixed.append((at, at + length, None, text, Event("speech", at, length, index, text=text, role="rest")))
+    for cue in step.cues:
+        off = _offset(cue, n, options.scale, rate)
+        if not 0 <= off < n:
+            raise cue.where.error(f"this cue at {off / rate:g} s falls outside the {n / rate:g} s interval; "
+                                  "expected an offset inside it")
+        at = start + off
+        if cue.say:
+            text = _fill(cue.say, exp, nxt)
+            length = clock.speech[text]
+            late(f"the cue '{text}'", at, length, cue.where)
+            fixed.append((at, at + length, cue.where, f"the cue '{text}'",
+                          Event("speech", at, length, index, text=text, role="cue")))
+        else:
+            length = clock.sound_len[cue.sound]
+            fixed.append((at, at + length, cue.where, f"the sound '{cue.sound}'",
+                          Event("sound", at, length, index, sound=cue.sound, role="cue")))
+    if step.halfway and not exp.rest:
+        at = start + n // 2
+        if isinstance(step.halfway, str):
+            text = _fill(step.halfway, exp, nxt)
+            length = clock.speech[text]
+            late(f"the halfway words '{text}'", at, length, step.where)
+            event = Event("speech", at, length, index, text=text, role="halfway")
+        else:
+            event = Event("chime", at, clock.sound_len[chimes["halfway"]], index, sound=chimes["halfway"],
+                          role="halfway")
+        fixed.append((at, event.end, step.where, "the halfway cue", event))
+    fixed.sort(key=lambda f: f[0])
+    for before, after in zip(fixed, fixed[1:]):
+        if after[0] < before[1] and after[2] is not None:
+            raise after[2].error(
+                f"{after[3]} at {(after[0] - start) / rate:g} s overlaps {before[3]}, which lasts until "
+                f"{(before[1] - start) / rate:.1f} s; cues may not overlap, so move one of them")
+    clock.events += [f[4] for f in fixed]
+    if step.breathe and not exp.rest:
+        _breathe(clock, step.breathe, index, start, limit, [(f[0], f[1]) for f in fixed], chimes)
+    clock.events += [Event("tick", t, clock.sound_len[chimes["tick"]], index, sound=chimes["tick"],
+                           role="countdown") for t in ticks]
+
+
+def _breathe(clock: _Clock, pattern, index: int, start: int, limit: int,
+             busy: list[tuple[int, int]], chimes: dict[str, str]) -> None:
+    """Breathing cues from `start`; whole cycles only, dropped (never moved) where they would collide."""
+    rate = clock.rate
+    phases = [(p, samples(getattr(pattern, _FIELD[p]), rate)) for p in ("in", "hold", "out", "hold_out")]
+    cycle = sum(length for _, length in phases)
+    spoken_until = start
+    cycle_start, number = start, 0
+    while cycle_start + cycle <= limit:
+        at = cycle_start
+        for phase, length in phases:
+            if length == 0:
+                continue
+            talk = number < pattern.spoken
+            if talk:
+                text = BREATH_WORDS[phase]
+                event = Event("breath", at, clock.speech[text], index, text=text, phase=phase, spoken=True)
+            elif phase in BREATH_TONES:
+                name = chimes["breath-" + phase]
+                event = Event("breath", at, clock.sound_len[name], index, sound=name, phase=phase, spoken=False)
+            else:
+                at += length
+                continue
+            clash = any(event.sample < b_end and b_start < event.end for b_start, b_end in busy)
+            if talk and (event.end > limit or event.sample < spoken_until):
+                clash = True
+            if not clash:
+                clock.events.append(event)
+                if talk:
+                    spoken_until = event.end
+            at += length
+        cycle_start += cycle
+        number += 1
