@@ -1,7 +1,7 @@
 """Render any block of a timeline to PCM, so play and export stream the same samples.
 
-Pure: it takes the timeline and the prepared clips (speech keyed by text, sounds
-by name) and returns numpy blocks. Rendering [a, b) then [b, c) gives exactly
+Pure: it takes the timeline and the prepared clips (keyed by ("speech", text) or
+("sound", name)) and returns numpy blocks. Rendering [a, b) then [b, c) gives exactly
 the samples of rendering [a, c): the limiter is memoryless, nothing carries over.
 """
 from __future__ import annotations
@@ -15,15 +15,15 @@ from .level import soft_limit
 from .timeline import Event, Timeline
 
 
-def key(event: Event) -> str:
-    """The clip an event plays: its text for speech, its sound name otherwise."""
-    return event.text if event.text is not None else event.sound
+def key(event: Event) -> tuple[str, str]:
+    """The clip an event plays: ("speech", text) or ("sound", name), so a word never shadows a sound."""
+    return ("speech", event.text) if event.text is not None else ("sound", event.sound)
 
 
 class Mixer:
     """A timeline with its clips, ready to render blocks in any order."""
 
-    def __init__(self, timeline: Timeline, clips: Mapping[str, np.ndarray]):
+    def __init__(self, timeline: Timeline, clips: Mapping[tuple[str, str], np.ndarray]):
         self.timeline = timeline
         self.events = sorted(timeline.events, key=lambda e: e.sample)
         self.starts = [e.sample for e in self.events]
@@ -54,6 +54,6 @@ class Mixer:
         return soft_limit(out)
 
 
-def render(timeline: Timeline, clips: Mapping[str, np.ndarray], start: int, n: int) -> np.ndarray:
+def render(timeline: Timeline, clips: Mapping[tuple[str, str], np.ndarray], start: int, n: int) -> np.ndarray:
     """One block of `timeline` (convenience for a single call; keep a Mixer to render many)."""
     return Mixer(timeline, clips).render(start, n)
