@@ -18,6 +18,7 @@ from .errors import RoutineError
 MAX_BYTES = 1_000_000
 MAX_VALUES = 20_000
 _STD = "tag:yaml.org,2002:"
+_PLAIN = "a routine holds only plain YAML: text, numbers, true/false, lists and mappings"
 _SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
 
 
@@ -71,6 +72,8 @@ def parse(data: bytes, source: str) -> Node:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if "block" in problem:
+            problem += " (check the indentation)"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise RoutineError(source, line, col, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
@@ -81,14 +84,15 @@ def parse(data: bytes, source: str) -> Node:
         raise RoutineError(source, 1, 1, "the file is empty; expected a routine with 'title' and 'steps'")
     node = _Walker(source, loader).walk(root)
     if not isinstance(node.value, dict):
-        found = "a list" if isinstance(node.value, list) else f"{_kind(node.value)}"
+        found = describe(node.value)
         raise RoutineError(
             source, node.line, node.col, f"expected a routine (a mapping with 'title' and 'steps'), found {found}"
         )
     return node
 
 
-def _kind(value: Any) -> str:
+def describe(value: Any) -> str:
+    """How a value is named in an error message: 'a list', 'the number 3', ..."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -102,7 +106,6 @@ def _kind(value: Any) -> str:
     return f"the text {value!r}"
 
 
-describe = _kind
 
 
 class _Walker:
@@ -123,14 +126,14 @@ class _Walker:
         tag = node.tag or ""
         if isinstance(node, yaml.ScalarNode):
             if tag not in _SCALAR_TAGS:
-                raise self.fail(node, f"the tag {_short(tag)} is not allowed; expected plain text, numbers or true/false")
+                raise self.fail(node, f"the tag {_short(tag)} is not allowed; {_PLAIN}")
             return Node(self.loader.construct_object(node), line, col)
         if isinstance(node, yaml.SequenceNode):
             if tag != _STD + "seq":
-                raise self.fail(node, f"the tag {_short(tag)} is not allowed; expected a plain list")
+                raise self.fail(node, f"the tag {_short(tag)} is not allowed; {_PLAIN}")
             return Node([self.walk(item) for item in node.value], line, col)
         if tag != _STD + "map":
-            raise self.fail(node, f"the tag {_short(tag)} is not allowed; expected a plain mapping")
+            raise self.fail(node, f"the tag {_short(tag)} is not allowed; {_PLAIN}")
         out: dict[str, Node] = {}
         keys: dict[str, tuple[int, int]] = {}
         for key_node, value_node in node.value:

@@ -263,16 +263,22 @@ class _Builder:
                                   f"found {document.describe(value)}")
         return value
 
+    def volume(self, node: Node) -> float:
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+            raise self.fail(node, f"expected a volume from 0 to 1, found {v!r}")
+        return float(v)
+
     def seconds(self, node: Node, what: str, zero_ok: bool = False) -> float:
         if zero_ok:
             value = _seconds(node.value)
             if value is None or value < 0:
-                raise self.fail(node, f"expected {DURATION_HELP} for {what}, found {node.value!r}")
+                raise self.fail(node, f"{what}: expected {DURATION_HELP}, found {node.value!r}")
             return value
         try:
             return parse_duration(node.value)
         except ValueError as exc:
-            raise self.fail(node, f"{exc} for {what}") from None
+            raise self.fail(node, f"{what}: {exc}") from None
 
     # -- the routine ---------------------------------------------------------------
     def routine(self, root: Node) -> Routine:
@@ -303,12 +309,7 @@ class _Builder:
         fields = self.mapping(node, "voice settings")
         self.check_keys(node, VOICE_KEYS, "voice")
         rate = self.whole(fields["rate"], "the speaking rate (words per minute)", 40) if "rate" in fields else None
-        volume = None
-        if "volume" in fields:
-            v = fields["volume"].value
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-                raise self.fail(fields["volume"], f"expected a volume from 0 to 1, found {v!r}")
-            volume = float(v)
+        volume = self.volume(fields["volume"]) if "volume" in fields else None
         name = self.text(fields["voice"], "the voice") if "voice" in fields else None
         return VoiceSettings(voice=name, rate=rate, volume=volume)
 
@@ -335,7 +336,8 @@ class _Builder:
     # -- steps -------------------------------------------------------------------
     def steps(self, node: Node) -> tuple[Step, ...]:
         if not isinstance(node.value, list) or not node.value:
-            raise self.fail(node, f"expected a list of at least one step, found {document.describe(node.value)}")
+            found = "an empty list" if node.value == [] else document.describe(node.value)
+            raise self.fail(node, f"expected a list of at least one step, found {found}")
         out: list[Step] = []
         for item in node.value:
             fields = self.mapping(item, "a step")
