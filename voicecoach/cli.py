@@ -203,14 +203,16 @@ def show(
 @app.command()
 def validate(files: List[Path] = typer.Argument(..., help="Routine files to check.")) -> None:
     """Check routine files; exit 0 when all are valid, 1 (one line per problem) otherwise."""
-    from .routine import load_file
+    from .duration import clock
+    from .routine import expand, load_file, timed_seconds
 
     bad = 0
     for path in files:
         try:
             routine = load_file(path)
             _check_fits(routine)
-            typer.echo(f"{path}: ok ({len(routine.steps)} steps)")
+            n = len(expand(routine))
+            typer.echo(f"{path}: ok ({n} step{'' if n == 1 else 's'}, {clock(timed_seconds(routine))} timed)")
         except VoicecoachError as exc:
             typer.echo(_one_line(exc), err=True)
             bad += 1

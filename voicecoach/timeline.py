@@ -325,7 +325,7 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
         length = clock.speech[text]
         if at + length <= limit:  # generated words: a rest too short for them stays silent
             fixed.append((at, at + length, None, text, Event("speech", at, length, index, text=text, role="rest")))
-    for cue in step.cues:
+    for cue in () if exp.rest else step.cues:  # a rest is not the step: its cues stay out
         off = _offset(cue, n, options.scale, rate)
         if not 0 <= off < n:
             raise cue.where.error(f"this cue at {off / rate:g} s falls outside the {n / rate:g} s interval; "
