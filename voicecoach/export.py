@@ -14,6 +14,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,11 +78,14 @@ def _reason(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
-def _libsndfile_reason(sound: soundfile.SoundFile | None, err: soundfile.LibsndfileError) -> str:
+def _libsndfile_reason(
+    folder: Path, sound: soundfile.SoundFile | None, err: soundfile.LibsndfileError
+) -> str:
     """Return libsndfile's own account of a failure, which names the system error.
 
     soundfile's exception only says "System error."; sf_strerror on the open
-    file says e.g. "System error : No space left on device.".
+    file says e.g. "System error : No space left on device.". Once the file is
+    closed that detail is gone, so a nearly full disk is taken as the cause.
     """
     text = err.error_string
     try:
@@ -90,9 +94,17 @@ def _libsndfile_reason(sound: soundfile.SoundFile | None, err: soundfile.Libsndf
     except (AttributeError, TypeError, UnicodeDecodeError):
         pass  # an older or newer soundfile without these internals: keep its message
     text = text.removeprefix("System error : ").strip().rstrip(".")
-    if "No space left" in text:
+    if "No space left" in text or (text == "System error" and _nearly_full(folder)):
         return "the disk is full (no space left on device)"
     return (text[:1].lower() + text[1:]) or "unknown error"
+
+
+def _nearly_full(folder: Path) -> bool:
+    """Return True if `folder`'s disk has under 64 KiB free (a bare "System error" then means a full disk)."""
+    try:
+        return shutil.disk_usage(folder).free < 64 * 1024
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -101,7 +113,7 @@ def _reported(path: Path, sound: soundfile.SoundFile | None = None) -> Iterator[
     try:
         yield
     except soundfile.LibsndfileError as err:
-        raise ExportError(f"cannot write {path}: {_libsndfile_reason(sound, err)}") from err
+        raise ExportError(f"cannot write {path}: {_libsndfile_reason(path.parent, sound, err)}") from err
     except (OSError, MutagenError) as err:
         raise ExportError(f"cannot write {path}: {_reason(err)}") from err
 
@@ -247,7 +259,8 @@ def export_audio(
             )
         try:
             if fmt.format == "WAV":
-                sound.title = one_line(timeline.title)  # a LIST INFO chunk; harmless elsewhere
+                # No chapter convention for WAV, but a LIST INFO chunk still names the session.
+                sound.title = one_line(timeline.title)
             # One write per block: libsndfile 1.2.2 has crashed encoding ten
             # minutes of Vorbis handed over in a single write call.
             for start in range(0, total, step):
