@@ -91,15 +91,94 @@ def _export_all(folder: Path, voice, rate, volume, tts_command, scale, no_safety
 
 def play_today() -> None:
     """What `voicecoach` with no arguments does."""
-    from .cli import _state  # noqa: F401  (debug flag already set by the callback)
-
     ctx = typer.get_current_context()
     ctx.invoke(play, routine="morning")
+
+
+def pick_step(routine, text: str) -> int:
+    """--from STEP: a 1-based step number, or the start of a step's title (case ignored)."""
+    from .errors import InputError
+    from .routine import expand
+
+    titles = [e.title for e in expand(routine)]
+    if text.isdigit():
+        if 1 <= int(text) <= len(titles):
+            return int(text) - 1
+        raise InputError(f"--from {text}: this routine has steps 1 to {len(titles)}")
+    for i, title in enumerate(titles):
+        if title.lower().startswith(text.lower()):
+            return i
+    raise InputError(f"--from {text!r}: no step starts with that; steps: " + "; ".join(titles))
 
 
 @app.command()
 def play(
     routine: str = typer.Argument("morning", help="A built-in id, a routine in your folder, or a path."),
+    voice: Optional[str] = VoiceOpt,
+    rate: Optional[int] = RateOpt,
+    volume: Optional[float] = VolumeOpt,
+    tts_command: Optional[str] = TtsOpt,
+    scale: float = ScaleOpt,
+    from_: Optional[str] = typer.Option(None, "--from", help="Start at step N (1-based) or the step whose "
+                                                             "title starts with this text."),
+    no_safety: bool = NoSafetyOpt,
+    backend: Optional[str] = typer.Option(None, "--backend", help="simpleaudio or miniaudio."),
+    device: Optional[str] = typer.Option(None, "--device", help="Output device name (see your sound settings)."),
+    lead_in: Optional[float] = typer.Option(None, "--lead-in", min=0.0, max=120.0,
+                                            help="Seconds to get into position before anything starts "
+                                                 "(default 5)."),
+    sample_rate: int = RateHzOpt,
 ) -> None:
-    """Speak and play a routine live, hands-free."""
-    raise NotImplementedError
+    """Speak and play a routine live, hands-free: space pauses, n skips, b restarts the step, q quits."""
+    import sys
+
+    from .config import load_config
+    from .duration import clock
+    from .player import Interrupted, Player, keyboard, step_at
+    from .routine import load
+    from .sinks import open_sink
+
+    with handled():
+        r = load(routine)
+        cfg = load_config()
+        start_step = pick_step(r, from_) if from_ else 0
+        lead = lead_in if lead_in is not None else (cfg.lead_in if cfg.lead_in is not None else 5.0)
+        # open the device before the slow part, so "no audio device" comes within seconds
+        sink = open_sink(backend or cfg.backend, device or cfg.device)
+        try:
+            options = timeline_options(sample_rate, scale, no_safety, lead_in=lead, start_step=start_step)
+            session = make_session(r, options, build_voice(r, voice, rate, volume, tts_command))
+            tl = session.timeline
+            interactive = sys.stdin.isatty() and sys.stdout.isatty()
+            player = Player(tl, session.render, sink)
+            try:
+                with keyboard(interactive) as keys, _live(interactive) as show:
+                    outcome = player.run(keys=keys, show=show)
+            except Interrupted as stop:
+                span = step_at(tl, stop.outcome.position)
+                where = f", in step {span.index + 1} of {len(tl.steps)} ({span.title})" if span else ""
+                typer.echo(f"Stopped after {clock(stop.outcome.position / tl.sample_rate)} of "
+                           f"{clock(tl.seconds)}{where}.", err=True)
+                raise typer.Exit(130) from None
+            if outcome.finished:
+                typer.echo(f"Finished {tl.title} ({clock(tl.seconds)}).")
+            else:
+                typer.echo(f"Quit after {clock(outcome.position / tl.sample_rate)} of {clock(tl.seconds)}.")
+        finally:
+            sink.stop()
+
+
+def _live(enabled: bool):
+    """A rich Live panel on a terminal; a no-op callback otherwise (stdout stays quiet)."""
+    import contextlib
+
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from rich.live import Live
+
+    @contextlib.contextmanager
+    def panel():
+        with Live("", refresh_per_second=4, transient=True) as live:
+            yield lambda text: live.update(text)
+
+    return panel()

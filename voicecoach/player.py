@@ -1,0 +1,154 @@
+"""Live play: one continuous stream to a sink, with keys and a display around it.
+
+The pacing is the sink's: the whole session is one stream of samples, so the
+loop here only polls (for keys and the display) and never times anything.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .duration import clock
+from .timeline import StepSpan, Timeline
+
+POLL = 0.05  # seconds between looks at the keyboard: well inside the 100 ms pause promise
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a play ended: samples heard, whether it reached the end, and where it stopped."""
+
+    position: int
+    total: int
+    finished: bool
+    quit: bool = False
+
+
+def step_at(timeline: Timeline, sample: int) -> StepSpan | None:
+    """The step whose announcement or interval holds `sample` (the last one started)."""
+    current = None
+    for span in timeline.steps:
+        if span.announce_sample <= sample:
+            current = span
+    return current
+
+
+def next_step(timeline: Timeline, sample: int) -> StepSpan | None:
+    return next((s for s in timeline.steps if s.announce_sample > sample), None)
+
+
+def status(timeline: Timeline, sample: int, paused: bool = False) -> str:
+    """The one-screen summary: current step and side, time left, what is next, overall progress."""
+    rate = timeline.sample_rate
+    span = step_at(timeline, sample)
+    lines = [timeline.title]
+    if span is None:
+        lines.append("Introduction")
+    else:
+        if sample < span.start_sample:
+            left = f"starts in {clock((span.start_sample - sample) / rate)}"
+        else:
+            left = f"{clock(max(0, span.end_sample - sample) / rate)} left"
+        lines.append(f"Step {span.index + 1} of {len(timeline.steps)}: {span.title}  ({left})")
+    nxt = next_step(timeline, sample)
+    lines.append(f"Next: {nxt.title}" if nxt else "Next: the end")
+    done = min(sample, timeline.total_samples) / rate
+    lines.append(f"{clock(done)} / {clock(timeline.seconds)}" + ("   PAUSED (space to resume)" if paused else ""))
+    lines.append("keys: space pause · n next · b restart step · q quit")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def keyboard(enabled: bool) -> Iterator[Callable[[], str | None]]:
+    """Single keypresses from a terminal stdin (cbreak mode, restored on exit); None when no key."""
+    if not enabled:
+        yield lambda: None
+        return
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+
+        def read() -> str | None:
+            ready, _, _ = select.select([fd], [], [], 0)
+            return os.read(fd, 1).decode(errors="ignore") if ready else None
+
+        yield read
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+class Player:
+    """Plays a rendered session on a sink and reacts to keys; never sleeps to keep time."""
+
+    def __init__(self, timeline: Timeline, render, sink):
+        self.timeline = timeline
+        self.render = render
+        self.sink = sink
+        self.paused = False
+
+    def _seek(self, sample: int) -> None:
+        self.sink.stop()
+        self.sink.start(self.render, self.timeline.total_samples, self.timeline.sample_rate, from_sample=sample)
+        self.paused = False
+
+    def handle(self, key: str) -> bool:
+        """Act on one key; returns False when the user asked to quit."""
+        position = self.sink.position()
+        if key == " ":
+            if self.paused:
+                self.sink.resume()
+            else:
+                self.sink.pause()
+            self.paused = not self.paused
+        elif key in ("n", "N"):
+            nxt = next_step(self.timeline, position)
+            if nxt is not None:
+                self._seek(nxt.announce_sample)
+        elif key in ("b", "B"):
+            span = step_at(self.timeline, position)
+            self._seek(span.announce_sample if span else 0)
+        elif key in ("q", "Q"):
+            return False
+        return True
+
+    def run(self, from_sample: int = 0, keys: Callable[[], str | None] = lambda: None,
+            show: Callable[[str], None] | None = None) -> Outcome:
+        """Play to the end (or until quit); Ctrl-C stops the sound first, then propagates."""
+        total = self.timeline.total_samples
+        self.sink.start(self.render, total, self.timeline.sample_rate, from_sample=from_sample)
+        last_shown = 0.0
+        try:
+            while True:
+                if not self.paused and self.sink.wait(POLL):
+                    return Outcome(total, total, finished=True)
+                if self.paused:
+                    time.sleep(POLL)  # only waiting for a key; the stream is stopped
+                key = keys()
+                if key is not None and not self.handle(key):
+                    position = self.sink.position()
+                    self.sink.stop()
+                    return Outcome(position, total, finished=False, quit=True)
+                if show is not None and time.monotonic() - last_shown >= 0.25:
+                    show(status(self.timeline, self.sink.position(), self.paused))
+                    last_shown = time.monotonic()
+        except KeyboardInterrupt:
+            position = self.sink.position()
+            self.sink.stop()
+            raise Interrupted(Outcome(position, total, finished=False)) from None
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during play, after the sound was stopped; carries how far the session got."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__()
+        self.outcome = outcome
