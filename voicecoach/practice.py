@@ -1,0 +1,302 @@
+"""The daily practice: the week, today's plan, the history, the safety page (registered on the app).
+
+Also the small library functions the play command leans on: `todays_plan`,
+`level_for` and `confirm_safety`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections.abc import Callable
+from datetime import date, time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .cli import app, handled
+
+FALLBACK = "morning"  # what plays on a day the schedule leaves empty
+SAFETY_FILE = "safety-confirmed"
+# espeak-ng at 160 words per minute says about 15 characters a second
+_CHARS_PER_SECOND = 15
+_GRID_NONE, _GRID_SOME, _GRID_DONE = "·", "▫", "▪"
+
+
+# ------------------------------------------------------------------ library functions
+
+def todays_plan(day: date, schedule=None) -> list[str]:
+    """The routine ids to play on `day`: the schedule's list, or [FALLBACK] on a rest day."""
+    from .schedule import load_schedule
+
+    schedule = schedule or load_schedule()
+    return schedule.for_date(day) or [FALLBACK]
+
+
+def level_for(routine, entries) -> int:
+    """The routine's progression level after its finished sessions in `entries` (1 without a progression)."""
+    from .history import finished_count
+
+    if routine.progression is None:
+        return 1
+    return routine.progression.level_after(finished_count(entries, routine.id))
+
+
+def at_current_level(routine, entries):
+    """The routine as it plays now: each timed step at the level `entries` have earned."""
+    from .progression import at_level
+
+    return at_level(routine, level_for(routine, entries))
+
+
+def estimated_seconds(routine) -> float:
+    """The session's length with announcements, from an estimate of the speech (no engine needed)."""
+    from .cli import timeline_options
+    from .sounds import load as load_sound
+    from .timeline import compile, phrases, sounds_needed
+
+    opts = timeline_options()
+    rate = opts.sample_rate
+    speech = {t: int(len(t) / _CHARS_PER_SECOND * rate) + 1 for t in phrases(routine, opts)}
+    sound = {n: len(load_sound(n, rate, routine.folder)) for n in sounds_needed(routine)}
+    return compile(routine, speech, sound, opts).seconds
+
+
+def calendar_plans(schedule, entries) -> list:
+    """One ical.Plan per distinct day plan, its length in minutes as below.
+
+    Minutes = the timed total (at the current progression levels) rounded up to
+    whole minutes, plus a margin for announcements: the estimated length with
+    speech and preparation time (see `estimated_seconds`) minus the timed total,
+    also rounded up to whole minutes.
+    """
+    from .ical import Plan, group_week
+    from .routine import load, timed_seconds
+
+    plans = []
+    week = [(i, tuple(ids)) for i, (_, ids) in enumerate(schedule.week())]
+    for weekdays, ids in group_week(week):
+        routines = [at_current_level(load(rid), entries) for rid in ids]
+        timed = sum(timed_seconds(r) for r in routines)
+        margin = sum(estimated_seconds(r) for r in routines) - timed
+        minutes = math.ceil(timed / 60 - 1e-9) + max(0, math.ceil(margin / 60 - 1e-9))
+        plans.append(Plan(weekdays, ids, tuple(r.title for r in routines), minutes))
+    return plans
+
+
+def confirm_safety(ask: Callable[[str], bool]) -> bool:
+    """True if the person confirmed, now or before, that none of the contraindications apply.
+
+    Asks once through `ask(question)`; a yes is remembered in
+    data_dir()/safety-confirmed ({"confirmed": "YYYY-MM-DD"}), a no is not (so
+    the question comes again). If the answer cannot be saved, it is asked again
+    next time rather than failing the session.
+    """
+    from .config import data_dir
+
+    path = data_dir() / SAFETY_FILE
+    if _confirmed(path):
+        return True
+    if not ask(safety_question()):
+        return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"confirmed": date.today().isoformat()}) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # still confirmed for this session; the question simply comes back next time
+    return True
+
+
+def safety_question() -> str:
+    """The one question asked before the first session."""
+    from .safety import CONTRAINDICATIONS
+
+    items = " ".join(f"({i}) {text}" for i, text in enumerate(CONTRAINDICATIONS, 1))
+    return ("Self-massage is not safe with any of these: " + items
+            + " Do you confirm that none of them applies to you?")
+
+
+def _confirmed(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        date.fromisoformat(data["confirmed"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return False  # missing or damaged: ask again
+    return True
+
+
+def parse_day(text: str | None, option: str) -> date:
+    """A YYYY-MM-DD option value (today when None); InputError names the option otherwise."""
+    from .errors import InputError
+
+    if text is None:
+        return date.today()
+    problem = InputError(f"{option} {text!r}: expected a date like 2024-03-04 (YYYY-MM-DD)")
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise problem
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise problem from None
+
+
+def parse_at(text: str) -> time:
+    """An HH:MM option value as a time; InputError otherwise."""
+    from .errors import InputError
+
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise InputError(f"--at {text!r}: expected a time like 07:30 (HH:MM, 24-hour clock)")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _history():
+    """The history entries, with each damaged line reported on stderr."""
+    from .history import read
+
+    entries, warnings = read()
+    for warning in warnings:
+        typer.echo(f"voicecoach: warning: {warning}", err=True)
+    return entries
+
+
+# ------------------------------------------------------------------------- commands
+
+DateOpt = typer.Option(None, "--date", help="The day to look at, YYYY-MM-DD (default: today).")
+
+
+@app.command()
+def week(
+    ics: Optional[Path] = typer.Option(None, "--ics", help="Also write the week as an iCalendar file "
+                                                          "(weekly events with a reminder)."),
+    at: str = typer.Option("07:30", "--at", help="Start time of the calendar events, HH:MM local time."),
+    day: Optional[str] = DateOpt,
+) -> None:
+    """Show the weekly schedule with each day's timed total; --ics writes it to a calendar file."""
+    from .duration import clock
+    from .routine import load, timed_seconds
+    from .schedule import load_schedule
+
+    with handled():
+        today = parse_day(day, "--date")
+        start = parse_at(at)
+        schedule = load_schedule()
+        entries = _history()
+        rows = []
+        for i, (name, ids) in enumerate(schedule.week()):
+            seconds = sum(timed_seconds(at_current_level(load(rid), entries)) for rid in ids)
+            rows.append((name.capitalize(), " + ".join(_short(r) for r in ids) or "rest",
+                         clock(seconds) if ids else "-", i == today.weekday()))
+        _print_week(rows)
+        if ics is not None:
+            from .ical import build, write
+
+            plans = calendar_plans(schedule, entries)
+            write(build(plans, today, start), ics)
+            typer.echo(f"wrote {ics} ({len(plans)} weekly event{'' if len(plans) == 1 else 's'} at "
+                       f"{start:%H:%M}, reminder 10 minutes before)")
+
+
+def _short(rid: str) -> str:
+    """A schedule entry as shown: ids as they are, routine files by their name."""
+    return Path(rid).stem if "/" in rid or rid.endswith((".yaml", ".yml")) else rid
+
+
+def _print_week(rows: list[tuple[str, str, str, bool]]) -> None:
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold")
+        for column, justify in (("Day", "left"), ("Routines", "left"), ("Timed", "right"), ("", "left")):
+            table.add_column(column, justify=justify)
+        for name, ids, total, is_today in rows:
+            table.add_row(name, ids, total, "← today" if is_today else "", style="bold" if is_today else None)
+        Console().print(table)
+        return
+    width = max(len(r[1]) for r in rows)
+    for name, ids, total, is_today in rows:
+        typer.echo(f"{name:<10} {ids:<{width}} {total:>6}" + ("  <- today" if is_today else ""))
+
+
+@app.command()
+def today(
+    ctx: typer.Context,
+    day: Optional[str] = DateOpt,
+    play_: bool = typer.Option(False, "--play", help="Play the routines one after another."),
+) -> None:
+    """Show what the schedule has for today (with progression levels); --play plays it."""
+    from .duration import clock
+    from .routine import load, timed_seconds
+    from .schedule import load_schedule
+
+    with handled():
+        when = parse_day(day, "--date")
+        schedule = load_schedule()
+        ids = todays_plan(when, schedule)
+        entries = _history()
+        routines = [(rid, load(rid)) for rid in ids]
+        shown = [(rid, r, at_current_level(r, entries)) for rid, r in routines]
+        total = sum(timed_seconds(now) for _, _, now in shown)
+        rest = "" if schedule.for_date(when) else f" (nothing scheduled, so the {FALLBACK} routine)"
+        typer.echo(f"{when:%A} {when.isoformat()}{rest}: {clock(total)} timed")
+        width = max(len(_short(rid)) for rid in ids)
+        for rid, r, now in shown:
+            typer.echo(f"  {_short(rid):<{width}}  {clock(timed_seconds(now)):>6}  {r.title}")
+            if r.progression is not None:
+                level = level_for(r, entries)
+                typer.echo(f"  {'':<{width}}  {'':>6}  level {level} of {r.progression.levels}: "
+                           f"{r.progression.seconds(level):g} s per technique")
+    if play_:
+        _play_all(ctx, ids)
+
+
+def _play_all(ctx: typer.Context, ids: list[str]) -> None:
+    """Run the `play` command for each routine, as if typed; a failed or interrupted one stops the rest."""
+    command = ctx.find_root().command.get_command(ctx, "play")
+    for rid in ids:
+        with command.make_context("play", ["--", rid], parent=ctx) as sub:
+            command.invoke(sub)
+
+
+@app.command()
+def history(
+    as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON, for scripts."),
+    day: Optional[str] = typer.Option(None, "--today", help="Count as if today were YYYY-MM-DD."),
+) -> None:
+    """Days practiced, minutes, the current and longest streak, and the last 30 days."""
+    from .history import GRID_DAYS, stats
+
+    with handled():
+        when = parse_day(day, "--today")
+        s = stats(_history(), when)
+    if as_json:
+        typer.echo(json.dumps(s.to_dict(), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"days practiced: {s.days_practiced}")
+    typer.echo(f"sessions:       {s.sessions} ({s.finished} finished)")
+    typer.echo(f"minutes:        {s.total_minutes:.1f}")
+    typer.echo(f"current streak: {_days(s.current_streak)}")
+    typer.echo(f"longest streak: {_days(s.longest_streak)}")
+    typer.echo("")
+    cells = "".join(_GRID_DONE if d in s.practiced else _GRID_SOME if m > 0 else _GRID_NONE
+                    for d, m in s.grid.items())
+    first, last = next(iter(s.grid)), when
+    typer.echo(f"{first.isoformat()} {cells} {last.isoformat()}")
+    typer.echo(f"last {GRID_DAYS} days: {_GRID_DONE} practiced  {_GRID_SOME} under a minute  {_GRID_NONE} none")
+
+
+def _days(n: int) -> str:
+    return f"{n} day" + ("" if n == 1 else "s")
+
+
+@app.command()
+def safety() -> None:
+    """Print the red flags, contraindications and when to see a professional."""
+    from .safety import full_text
+
+    typer.echo(full_text(), nl=False)
