@@ -252,10 +252,10 @@ def today(
                 typer.echo(f"  {'':<{width}}  {'':>6}  level {level} of {r.progression.levels}: "
                            f"{r.progression.seconds(level):g} s per technique")
     if play_:
-        _play_all(ctx, ids)
+        play_routines(ctx, ids)
 
 
-def _play_all(ctx: typer.Context, ids: list[str]) -> None:
+def play_routines(ctx: typer.Context, ids: list[str]) -> None:
     """Run the `play` command for each routine, as if typed; a failed or interrupted one stops the rest."""
     command = ctx.find_root().command.get_command(ctx, "play")
     for rid in ids:
