@@ -71,9 +71,13 @@ def main_callback(
     """Play today's plan when no command is given."""
     _state["debug"] = debug
     if ctx.invoked_subcommand is None:
-        from .commands import play_today
+        from datetime import date
 
-        play_today()
+        from .practice import play_routines, todays_plan
+
+        with handled():
+            ids = todays_plan(date.today())
+        play_routines(ctx, ids)
 
 
 def console_progress(label: str):
@@ -322,5 +326,6 @@ def main() -> None:
     app()
 
 
-# play, export and the practice commands live in commands.py and register on `app`
+# play and export live in commands.py, the daily practice in practice.py; both register on `app`
 from . import commands as _commands  # noqa: E402,F401
+from . import practice as _practice  # noqa: E402,F401

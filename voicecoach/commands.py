@@ -89,12 +89,6 @@ def _export_all(folder: Path, voice, rate, volume, tts_command, scale, no_safety
     typer.echo(f"wrote {playlist} ({len(entries)} routines)")
 
 
-def play_today() -> None:
-    """What `voicecoach` with no arguments does."""
-    ctx = typer.get_current_context()
-    ctx.invoke(play, routine="morning")
-
-
 def pick_step(routine, text: str) -> int:
     """--from STEP: a 1-based step number, or the start of a step's title (case ignored)."""
     from .errors import InputError
@@ -127,6 +121,8 @@ def play(
     lead_in: Optional[float] = typer.Option(None, "--lead-in", min=0.0, max=120.0,
                                             help="Seconds to get into position before anything starts "
                                                  "(default 5)."),
+    level: Optional[int] = typer.Option(None, "--level", min=1, help="Progression level to play at "
+                                                                     "(default: from your history)."),
     sample_rate: int = RateHzOpt,
 ) -> None:
     """Speak and play a routine live, hands-free: space pauses, n skips, b restarts the step, q quits."""
@@ -134,13 +130,23 @@ def play(
 
     from .config import load_config
     from .duration import clock
-    from .player import Interrupted, Player, keyboard, step_at
-    from .routine import load
+    from . import history
+    from .player import Interrupted, Player, keyboard, step_at, timed_done
+    from .practice import at_current_level, confirm_safety
+    from .progression import at_level
+    from .routine import load, timed_seconds
     from .sinks import open_sink
 
     with handled():
+        entries, _ = history.read()
         r = load(routine)
+        r = at_level(r, level) if level else at_current_level(r, entries)
         cfg = load_config()
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        if interactive and not confirm_safety(typer.confirm):
+            typer.echo("Not playing. Please have a professional check first; `voicecoach safety` lists "
+                       "the warning signs.")
+            return
         start_step = pick_step(r, from_) if from_ else 0
         lead = lead_in if lead_in is not None else (cfg.lead_in if cfg.lead_in is not None else 5.0)
         # open the device before the slow part, so "no audio device" comes within seconds
@@ -149,17 +155,24 @@ def play(
             options = timeline_options(sample_rate, scale, no_safety, lead_in=lead, start_step=start_step)
             session = make_session(r, options, build_voice(r, voice, rate, volume, tts_command))
             tl = session.timeline
-            interactive = sys.stdin.isatty() and sys.stdout.isatty()
             player = Player(tl, session.render, sink)
+            started = history.local_now()
+
+            def remember(position: int, finished: bool) -> None:
+                history.record(history.Entry(r.id, tl.title, started, timed_done(tl, position),
+                                             timed_seconds(r) * scale, finished))
+
             try:
                 with keyboard(interactive) as keys, _live(interactive) as show:
                     outcome = player.run(keys=keys, show=show)
             except Interrupted as stop:
+                remember(stop.outcome.position, False)
                 span = step_at(tl, stop.outcome.position)
                 where = f", in step {span.index + 1} of {len(tl.steps)} ({span.title})" if span else ""
                 typer.echo(f"Stopped after {clock(stop.outcome.position / tl.sample_rate)} of "
                            f"{clock(tl.seconds)}{where}.", err=True)
                 raise typer.Exit(130) from None
+            remember(outcome.position, outcome.finished)
             if outcome.finished:
                 typer.echo(f"Finished {tl.title} ({clock(tl.seconds)}).")
             else:

@@ -38,6 +38,12 @@ def step_at(timeline: Timeline, sample: int) -> StepSpan | None:
     return current
 
 
+def timed_done(timeline: Timeline, position: int, start: int = 0) -> float:
+    """Seconds of timed work (holds and rests) played between `start` and `position`."""
+    done = sum(max(0, min(position, s.end_sample) - max(start, s.start_sample)) for s in timeline.steps)
+    return done / timeline.sample_rate
+
+
 def next_step(timeline: Timeline, sample: int) -> StepSpan | None:
     return next((s for s in timeline.steps if s.announce_sample > sample), None)
 
