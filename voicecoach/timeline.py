@@ -118,6 +118,7 @@ class Timeline:
 
 BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "and out", "hold_out": "Hold"}
 BREATH_TONES = {"in": "breath-in", "out": "breath-out"}
+BREATHE_WITH_CHIME = "Start breathing in at the chime."
 GET_READY = "Get ready. Find your position."
 DEFAULT_OUTRO = "Session complete. Well done."
 END_OF_SESSION = "the end of the session"
@@ -157,7 +158,10 @@ def _announcement(exp, nxt) -> list[str]:
         head += f" {exp.repetitions} rounds of {spoken(exp.step.duration)}."
     else:
         head += f" {spoken(exp.duration)}."
-    return [head] + ([_fill(exp.step.say, exp, nxt)] if exp.step.say else [])
+    said = [head] + ([_fill(exp.step.say, exp, nxt)] if exp.step.say else [])
+    if exp.step.breathe:
+        said.append(BREATHE_WITH_CHIME)  # the first inhale starts with the chime, which speech must not cover
+    return said
 
 
 def _rest_words(nxt) -> str:
@@ -280,7 +284,8 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
             clock.play("chime", chimes["start"], start, i, "start")
         end = start + n
         spans.append(StepSpan(i, exp.name, exp.side, announce, start, end, n / rate, rest=exp.rest))
-        _fill_interval(clock, routine, exp, nxt, i, start, end, options, chimes)
+        opening = chimes["end" if exp.rest else "start"]  # the chime that rings at `start`
+        _fill_interval(clock, routine, exp, nxt, i, start, end, options, chimes, opening)
         if nxt is not None and _continues(exp, nxt):
             role = "end" if nxt.rest else "start"
             clock.play("chime", chimes[role], end, i, role)
@@ -302,8 +307,12 @@ def _offset(cue, n: int, scale: float, rate: int) -> int:
 
 
 def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end: int,
-                   options: Options, chimes: dict[str, str]) -> None:
-    """Cues, halfway, breathing and countdown inside one timed interval [start, end)."""
+                   options: Options, chimes: dict[str, str], opening: str) -> None:
+    """Cues, halfway, breathing and countdown inside one timed interval [start, end).
+
+    The chime that opens the interval is kept clear of speech, so the listener (and
+    a detector) hears its attack cleanly: cues over it are errors, breath cues dropped.
+    """
     rate, n, step = clock.rate, end - start, exp.step
     count = step.countdown if step.countdown is not None else routine.countdown
     ticks = [end - k * rate for k in range(count, 0, -1) if end - k * rate > start]
@@ -352,13 +361,14 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
             event = Event("chime", at, clock.sound_len[chimes["halfway"]], index, sound=chimes["halfway"],
                           role="halfway")
         fixed.append((at, event.end, step.where, "the halfway cue", event))
-    fixed.sort(key=lambda f: f[0])
+    fixed.append((start, start + clock.sound_len[opening], None, "the start chime", None))
+    fixed.sort(key=lambda f: (f[0], f[4] is not None))
     for before, after in zip(fixed, fixed[1:]):
         if after[0] < before[1] and after[2] is not None:
             raise after[2].error(
                 f"{after[3]} at {(after[0] - start) / rate:g} s overlaps {before[3]}, which lasts until "
                 f"{(before[1] - start) / rate:.1f} s; cues may not overlap, so move one of them")
-    clock.events += [f[4] for f in fixed]
+    clock.events += [f[4] for f in fixed if f[4] is not None]
     if step.breathe and not exp.rest:
         _breathe(clock, step.breathe, index, start, limit, [(f[0], f[1]) for f in fixed], chimes)
     clock.events += [Event("tick", t, clock.sound_len[chimes["tick"]], index, sound=chimes["tick"],
