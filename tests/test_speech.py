@@ -56,6 +56,20 @@ def test_a_phrase_becomes_a_spoken_clip_at_the_session_rate():
     assert rms(double) == pytest.approx(rms(clip), rel=0.05)
 
 
+LONG = ("Lie face down on the floor. Put the ball just inside your right front hip bone, a little below "
+        "belly button level. Lower your weight onto it gently. Never force it.")
+
+
+def test_long_phrases_are_always_written_whole(tmp_path):
+    # pyttsx3's espeak driver may end runAndWait before a long phrase is written;
+    # before the worker waited for the end of the utterance, several of these twelve failed.
+    lengths = set()
+    for attempt in range(12):
+        with Speaker(Voice(voice="en-us", rate=160), cache_dir=tmp_path / str(attempt)) as speaker:
+            lengths.add(len(speaker.clips([LONG])[LONG]))
+    assert len(lengths) == 1 and lengths.pop() > 8 * 22050
+
+
 def test_the_second_time_a_phrase_comes_from_the_cache_without_starting_the_engine(private_cache):
     texts = [PHRASE, "Hold it.", PHRASE]
     calls = []

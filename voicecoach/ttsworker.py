@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 
 FORK_PER_PHRASE = hasattr(os, "fork") and sys.platform.startswith("linux")
 STARTUP_TIMEOUT = 60.0  # importing pyttsx3 and listing voices on a cold disk
@@ -49,10 +50,16 @@ def _synthesize(text: str, out: str, voice_id: str | None, rate: int | None, vol
         engine.setProperty("rate", rate)
     if volume is not None:
         engine.setProperty("volume", float(volume))
+    finished = threading.Event()
+    engine.connect("finished-utterance", lambda name=None, completed=True: finished.set())
     # One file per runAndWait: several save_to_file calls before one
     # runAndWait write only the last file.
     engine.save_to_file(text, out)
     engine.runAndWait()
+    # pyttsx3's espeak driver can end runAndWait before espeak has finished a
+    # longer phrase; the file is written (and this event sent) a moment later
+    # from espeak's own thread. Wait for it: the caller's timeout still applies.
+    finished.wait()
 
 
 def _die_with_parent() -> None:
