@@ -16,7 +16,7 @@ normalized cross-correlation:
 - each sound has its own fundamental, partials and rhythm, so no sound
   correlates strongly with another (the start and end chimes most of all:
   different pitch and timbre, and the end chime is struck twice);
-- every file peaks at -3 dBFS.
+- every file peaks at -3 dBFS, but the soft breath tones at -15 dBFS.
 """
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ import numpy as np
 
 SAMPLE_RATE = 22050
 PEAK_DBFS = -3.0
+# A steady tone is far louder than a struck one at the same peak (-10 LUFS
+# against -17 to -20 here), so the breath tones peak 12 dB lower: a soft
+# background cue under speech at -16 LUFS, not the loudest thing in a session.
+SOFT_PEAK_DBFS = -15.0
+SOFT_NAMES = ("breath-in", "breath-out")
 ATTACK_S = 0.001  # sharp onset: the chime can be located to the sample
 FADE_S = 0.04  # end every file on silence, never on a cut-off partial
 
@@ -109,12 +114,12 @@ def glide(f_from: float, f_to: float, length_s: float) -> np.ndarray:
     return out * envelope
 
 
-def finish(samples: np.ndarray) -> np.ndarray:
-    """Fade the tail to silence and scale to the common peak level."""
+def finish(samples: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
+    """Fade the tail to silence and scale to the given peak level."""
     n_fade = int(round(FADE_S * SAMPLE_RATE))
     samples = samples.copy()
     samples[-n_fade:] *= np.cos(0.5 * np.pi * np.arange(1, n_fade + 1) / n_fade) ** 2
-    return samples * (10.0 ** (PEAK_DBFS / 20.0) / np.max(np.abs(samples)))
+    return samples * (10.0 ** (peak_dbfs / 20.0) / np.max(np.abs(samples)))
 
 
 def build() -> dict[str, np.ndarray]:
@@ -140,7 +145,8 @@ def build() -> dict[str, np.ndarray]:
         # Desk reminder: three quick glass notes, up and back down, to catch attention.
         "prompt": sequence([(0.0, B5, GLASS, 1.0), (0.12, E6, GLASS, 0.9), (0.24, B5, GLASS, 0.8)], 0.9),
     }
-    return {name: finish(samples) for name, samples in sounds.items()}
+    return {name: finish(samples, SOFT_PEAK_DBFS if name in SOFT_NAMES else PEAK_DBFS)
+            for name, samples in sounds.items()}
 
 
 def wav_bytes(samples: np.ndarray) -> bytes:

@@ -5,6 +5,7 @@ files; play and export both start from a Session, so they render the same sample
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from .routine import Routine, expand
 from .timeline import Options, Timeline, compile, phrases, sounds_needed
 
 Progress = Callable[[int, int], None]
+# Bump when trim or normalize_speech change, so levelled clips made before are not reused.
+LEVELLED_VERSION = 3
 
 
 @dataclass
@@ -28,9 +31,38 @@ class Session:
         return self.mixer.render(start, n)
 
 
+# Speech sits half an LU above the -16 LUFS programme target: the chimes, ticks and soft
+# breath tones between the words are quieter and count in the gated average too,
+# so a whole session integrates to about -16 LUFS (measured over every built-in).
+SPEECH_LUFS = -15.5
+
+
 def speech_clip(raw: np.ndarray, rate: int) -> np.ndarray:
     """An engine's clip as the mixer wants it: padding trimmed, at the speech loudness target."""
-    return level.normalize_speech(level.trim(raw, rate), rate).astype(np.float32)
+    return level.normalize_speech(level.trim(raw, rate), rate, target_lufs=SPEECH_LUFS).astype(np.float32)
+
+
+def levelled_clips(texts: list[str], speaker, rate: int, progress: Progress | None = None) -> dict[str, np.ndarray]:
+    """Speech clips ready for the mixer, kept in the speaker's cache beside the raw clips.
+
+    Levelling (trim, loudness, peak limiting) costs far more than mixing, so a warm
+    export only reads files: the levelled clip is cached under its own key.
+    """
+    cache = getattr(speaker, "cache", None)
+    keys = {t: hashlib.sha256(f"levelled|{LEVELLED_VERSION}|{rate}|{speaker.voice.cache_key(t)}".encode()).hexdigest()
+            for t in texts}
+    out: dict[str, np.ndarray] = {}
+    for text in texts:
+        hit = cache.load(keys[text]) if cache is not None else None
+        if hit is not None and hit[1] == rate:
+            out[text] = hit[0]
+    todo = [t for t in texts if t not in out]
+    raw = speaker.clips(todo, progress) if todo else {}
+    for text in todo:
+        out[text] = speech_clip(raw[text], rate)
+        if cache is not None:
+            cache.store(keys[text], out[text], rate)
+    return out
 
 
 def sound_clips(routine: Routine, rate: int) -> dict[str, np.ndarray]:
@@ -49,9 +81,7 @@ def prepare(routine: Routine, options: Options, speaker, progress: Progress | No
     `speaker` is a speech.Speaker (anything with `clips(texts, progress)`).
     """
     rate = options.sample_rate
-    texts = phrases(routine, options)
-    raw = speaker.clips(texts, progress)
-    clips = {text: speech_clip(raw[text], rate) for text in texts}
+    clips = levelled_clips(phrases(routine, options), speaker, rate, progress)
     sound = sound_clips(routine, rate)
     timeline = compile(routine, {t: len(c) for t, c in clips.items()}, {n: len(c) for n, c in sound.items()},
                        options)
