@@ -1,0 +1,128 @@
+"""Export speed and memory, against a shell pipeline doing the same job.
+
+    python bench/export.py            # the Sunday routine and a 60-minute routine (a few minutes)
+    python bench/export.py --quick    # the morning routine and a 20-minute routine (CI)
+
+Prints, for one routine: cold-cache and warm-cache export speed as multiples
+of real time; the time of a pipeline that does the same job the way a shell
+script would (espeak-ng once per phrase, sox to pad every sound to its place
+and mix them); and the peak memory of exporting a long routine.
+Targets: warm >= 300x real time and >= 10x faster than the pipeline,
+cold >= 30x, a 60-minute routine in <= 150 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+
+
+def run_export(routine: str, out: Path, cache: Path, extra: tuple[str, ...] = ()) -> float:
+    """Seconds of wall time for one `voicecoach export` in a fresh process."""
+    env = {**os.environ, "VOICECOACH_CACHE_DIR": str(cache)}
+    began = time.perf_counter()
+    subprocess.run([PYTHON, "-m", "voicecoach", "export", routine, "-o", str(out), *extra], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - began
+
+
+def peak_rss_mb(routine: str, out: Path, cache: Path) -> float:
+    """Peak resident memory (MB) of one export process, from the kernel's own accounting."""
+    env = {**os.environ, "VOICECOACH_CACHE_DIR": str(cache)}
+    code = ("import resource, runpy, sys; sys.argv = ['voicecoach', 'export', %r, '-o', %r];\n"
+            "try:\n    runpy.run_module('voicecoach', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (routine, str(out))
+    result = subprocess.run([PYTHON, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return int(result.stdout.strip().splitlines()[-1]) / 1024
+
+
+def pipeline(timeline: dict, work: Path, sounds_dir: Path) -> float:
+    """The same session built by espeak-ng and sox, as a shell script would; returns seconds."""
+    rate = timeline["sample_rate"]
+    began = time.perf_counter()
+    parts = []
+    for i, event in enumerate(timeline["events"]):
+        clip = work / f"clip{i}.wav"
+        if "text" in event:
+            subprocess.run(["espeak-ng", "-s", "160", "-w", str(clip), event["text"]], check=True)
+        else:
+            clip = sounds_dir / f"{event['sound']}.wav"
+        placed = work / f"placed{i}.wav"
+        subprocess.run(["sox", str(clip), "-r", str(rate), "-c", "1", str(placed), "pad",
+                        f"{event['sample']}s"], check=True)
+        parts.append(str(placed))
+    # sox mixes at most a few hundred inputs at once (open files): mix in rounds
+    while len(parts) > 1:
+        rounds = []
+        for j in range(0, len(parts), 64):
+            group = parts[j:j + 64]
+            if len(group) == 1:
+                rounds.append(group[0])
+                continue
+            mixed = work / f"mix{len(rounds)}-{len(parts)}.wav"
+            subprocess.run(["sox", "-m", *group, str(mixed), "pad", "0", "0"], check=True)
+            rounds.append(str(mixed))
+        parts = rounds
+    final = work / "session.wav"
+    total = timeline["total_samples"]
+    subprocess.run(["sox", parts[0], str(final), "pad", "0", f"{total}s", "trim", "0", f"{total}s"], check=True)
+    return time.perf_counter() - began
+
+
+def long_routine(folder: Path, minutes: int) -> Path:
+    """A routine of about `minutes` of timed work, made of the Sunday routine included again and again."""
+    path = folder / f"long-{minutes}.yaml"
+    times = max(1, round(minutes / 10))
+    path.write_text("title: Long session\nsafety: false\nsteps:\n" + "  - include: sunday\n" * times)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, for CI")
+    args = parser.parse_args()
+    routine, minutes = ("morning", 20) if args.quick else ("sunday", 60)
+    for tool in ("espeak-ng", "sox"):
+        if not shutil.which(tool):
+            print(f"bench/export.py needs {tool} on PATH", file=sys.stderr)
+            return 1
+    with tempfile.TemporaryDirectory(prefix="vc-bench-") as tmp:
+        tmp = Path(tmp)
+        cache = tmp / "cache"
+        plan = tmp / "plan.json"
+        cold = run_export(routine, tmp / "cold.wav", cache, ("--timeline", str(plan)))
+        warm = min(run_export(routine, tmp / "warm.wav", cache) for _ in range(3))
+        timeline = json.loads(plan.read_text())
+        seconds = timeline["total_samples"] / timeline["sample_rate"]
+        work = tmp / "pipeline"
+        work.mkdir()
+        sounds_dir = HERE.parent / "sounds"
+        shell = pipeline(timeline, work, sounds_dir)
+        long_path = long_routine(tmp, minutes)
+        run_export(str(long_path), tmp / "long-warmup.wav", cache)  # synthesize once, measure warm
+        rss = peak_rss_mb(str(long_path), tmp / "long.wav", cache)
+        import soundfile
+
+        long_seconds = soundfile.info(str(tmp / "long.wav")).duration
+    print(f"routine: {routine}, {seconds:.1f} s of audio, {len(timeline['events'])} events")
+    print(f"cold export: {cold:.2f} s = {seconds / cold:.0f}x real time (target >= 30x)")
+    print(f"warm export: {warm:.2f} s = {seconds / warm:.0f}x real time (target >= 300x)")
+    print(f"shell pipeline (espeak-ng + sox): {shell:.2f} s = {seconds / shell:.0f}x real time")
+    print(f"warm export vs pipeline: {shell / warm:.1f}x faster (target >= 10x)")
+    print(f"peak memory exporting {long_seconds / 60:.1f} minutes: {rss:.0f} MB (target <= 150 MB for 60 minutes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
