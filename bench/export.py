@@ -59,7 +59,7 @@ def pipeline(timeline: dict, work: Path, sounds_dir: Path) -> float:
         else:
             clip = sounds_dir / f"{event['sound']}.wav"
         placed = work / f"placed{i}.wav"
-        subprocess.run(["sox", str(clip), "-r", str(rate), "-c", "1", str(placed), "pad",
+        subprocess.run(["sox", "-V1", str(clip), "-r", str(rate), "-c", "1", str(placed), "pad",
                         f"{event['sample']}s"], check=True)
         parts.append(str(placed))
     # sox mixes at most a few hundred inputs at once (open files): mix in rounds
@@ -71,19 +71,19 @@ def pipeline(timeline: dict, work: Path, sounds_dir: Path) -> float:
                 rounds.append(group[0])
                 continue
             mixed = work / f"mix{len(rounds)}-{len(parts)}.wav"
-            subprocess.run(["sox", "-m", *group, str(mixed), "pad", "0", "0"], check=True)
+            subprocess.run(["sox", "-V1", "-m", *group, str(mixed), "pad", "0", "0"], check=True)
             rounds.append(str(mixed))
         parts = rounds
     final = work / "session.wav"
     total = timeline["total_samples"]
-    subprocess.run(["sox", parts[0], str(final), "pad", "0", f"{total}s", "trim", "0", f"{total}s"], check=True)
+    subprocess.run(["sox", "-V1", parts[0], str(final), "pad", "0", f"{total}s", "trim", "0", f"{total}s"], check=True)
     return time.perf_counter() - began
 
 
 def long_routine(folder: Path, minutes: int) -> Path:
     """A routine of about `minutes` of timed work, made of the Sunday routine included again and again."""
     path = folder / f"long-{minutes}.yaml"
-    times = max(1, round(minutes / 10))
+    times = max(1, round(minutes / 15))  # Sunday lasts about 15 minutes with its announcements
     path.write_text("title: Long session\nsafety: false\nsteps:\n" + "  - include: sunday\n" * times)
     return path
 
