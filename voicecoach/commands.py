@@ -131,7 +131,7 @@ def play(
     from .config import load_config
     from .duration import clock
     from . import history
-    from .player import Interrupted, Player, keyboard, step_at, timed_done
+    from .player import Interrupted, Player, keyboard, quiet_stderr, step_at, timed_done
     from .practice import at_current_level, confirm_safety
     from .progression import at_level
     from .routine import load, timed_seconds
@@ -150,7 +150,8 @@ def play(
         start_step = pick_step(r, from_) if from_ else 0
         lead = lead_in if lead_in is not None else (cfg.lead_in if cfg.lead_in is not None else 5.0)
         # open the device before the slow part, so "no audio device" comes within seconds
-        sink = open_sink(backend or cfg.backend, device or cfg.device)
+        with quiet_stderr():
+            sink = open_sink(backend or cfg.backend, device or cfg.device)
         try:
             options = timeline_options(sample_rate, scale, no_safety, lead_in=lead, start_step=start_step)
             session = make_session(r, options, build_voice(r, voice, rate, volume, tts_command))

@@ -92,6 +92,25 @@ def keyboard(enabled: bool) -> Iterator[Callable[[], str | None]]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment.
+
+    ALSA's C library prints its own complaints ("ALSA lib pcm.c: Unknown PCM")
+    while a device is probed; voicecoach reports the failure in one line itself.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class Player:
     """Plays a rendered session on a sink and reacts to keys; never sleeps to keep time."""
 

@@ -1,0 +1,223 @@
+"""`voicecoach play` end to end: the real CLI, the real backends, the private sound server.
+
+The recording of the sink's monitor is searched for every chime and tick; each
+must land where the timeline put it (within 5 ms after aligning the first), and
+each timed interval must last its duration (within 2 ms).
+"""
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audiofind import find
+from voicecoach import sinks, sounds
+from voicecoach.routine import load_file
+
+ROUTINE = Path(__file__).parent / "data" / "play" / "pacing.yaml"
+RATE = 22050
+SOUNDS = ("bell", "bell-double", "halfway", "tick")
+
+
+@pytest.fixture(params=["miniaudio", "simpleaudio"])
+def backend(request):
+    if request.param not in sinks.available_backends():
+        pytest.skip(f"{request.param} does not run on this Python")
+    return request.param
+
+
+@pytest.fixture
+def user_env(tmp_path_factory, pulse_server):
+    """The environment of a user with a private cache, data folder and config, on the test server."""
+    home = tmp_path_factory.mktemp("user")
+    env = {**os.environ, **pulse_server.env,
+           "VOICECOACH_CACHE_DIR": str(home / "cache"), "VOICECOACH_DATA": str(home / "data"),
+           "VOICECOACH_CONFIG": str(home / "config.yaml"), "VOICECOACH_ROUTINES": str(home / "routines")}
+    return env
+
+
+def plan(env):
+    """The timeline `play --lead-in 0` will play (same speech cache, so the same clips)."""
+    from voicecoach.cli import build_voice, make_session, timeline_options
+
+    saved = dict(os.environ)
+    os.environ.update({k: env[k] for k in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG")})
+    try:
+        routine = load_file(ROUTINE)
+        return make_session(routine, timeline_options(lead_in=0.0), build_voice(routine, None, None, None, None)
+                            ).timeline
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def heard(recording: np.ndarray) -> list[tuple[int, str]]:
+    hits = []
+    for name in SOUNDS:
+        hits += [(i, name) for i in find(recording, sounds.load(name, RATE), threshold=0.6)]
+    return sorted(hits)
+
+
+def planned(timeline) -> list[tuple[int, str]]:
+    return sorted((e.sample, e.sound) for e in timeline.events if e.sound in SOUNDS)
+
+
+def play_cmd(backend: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "voicecoach", "play", str(ROUTINE), "--backend", backend, "--lead-in", "0",
+            *extra]
+
+
+def test_every_sound_lands_on_time(backend, pulse_server, user_env, tmp_path, record_property):
+    timeline = plan(user_env)
+    rec = pulse_server.record(tmp_path / "play.wav")
+    result = subprocess.run(play_cmd(backend), env=user_env, capture_output=True, text=True, timeout=120,
+                            stdin=subprocess.DEVNULL)
+    time.sleep(0.3)
+    recording = rec.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"Finished Pacing check ({timeline.seconds // 60:.0f}:{timeline.seconds % 60:02.0f})."
+    assert result.stderr == ""
+    expected, found = planned(timeline), heard(recording)
+    assert [n for _, n in found] == [n for _, n in expected]
+    shift = found[0][0] - expected[0][0]
+    errors = [abs((f - shift) - e) for (f, _), (e, _) in zip(found, expected)]
+    at = {e: f for (f, _), (e, _) in zip(found, expected)}
+    intervals = [abs((at[s.end_sample] - at[s.start_sample]) - (s.end_sample - s.start_sample))
+                 for s in timeline.steps]
+    record_property("worst_onset_error_ms", 1000 * max(errors) / RATE)
+    record_property("worst_interval_error_ms", 1000 * max(intervals) / RATE)
+    assert max(errors) <= 0.005 * RATE
+    assert max(intervals) <= 0.002 * RATE
+
+
+class Terminal:
+    """`voicecoach play` on a pseudo-terminal, as a person runs it: keys go in, the screen is drained."""
+
+    def __init__(self, cmd: list[str], env: dict):
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(cmd, env={**env, "TERM": "xterm", "COLUMNS": "100"}, stdin=slave,
+                                     stdout=slave, stderr=subprocess.PIPE, close_fds=True, start_new_session=True)
+        os.close(slave)
+        self.screen = b""
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                ready, _, _ = select.select([self.master], [], [], 0.1)
+                if ready:
+                    data = os.read(self.master, 4096)
+                    if not data:
+                        return
+                    self.screen += data
+            except OSError:
+                return
+
+    def key(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def wait(self, timeout: float) -> int:
+        code = self.proc.wait(timeout)
+        os.close(self.master)
+        return code
+
+
+def confirmed_safety(env: dict) -> None:
+    """The contraindication question was answered yes before (it is asked once, on a terminal)."""
+    data = Path(env["VOICECOACH_DATA"])
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "safety-confirmed").write_text('{"confirmed": "2026-01-01"}\n')
+
+
+def wait_for_first(rec, name: str, timeout: float = 30.0) -> int:
+    """Block until `name` has been heard; return its index in the recording."""
+    template = sounds.load(name, RATE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        so_far = np.frombuffer(b"".join(rec._chunks), dtype="<i2").astype(np.float32) / 32768.0
+        hits = find(so_far, template, threshold=0.6)
+        if hits:
+            return hits[0]
+    raise AssertionError(f"{name} was never heard")
+
+
+def test_space_pauses_and_resumes_the_step_intact(backend, pulse_server, user_env, tmp_path, record_property):
+    timeline = plan(user_env)
+    confirmed_safety(user_env)
+    rec = pulse_server.record(tmp_path / "pause.wav")
+    term = Terminal(play_cmd(backend), user_env)
+    wait_for_first(rec, "bell")
+    time.sleep(1.0)  # a second into the first 6-second hold
+    term.key(" ")
+    time.sleep(2.0)
+    term.key(" ")
+    assert term.wait(90) == 0, term.proc.stderr.read().decode()
+    time.sleep(0.3)
+    recording = rec.stop()
+    expected, found = planned(timeline), heard(recording)
+    assert [n for _, n in found] == [n for _, n in expected]  # nothing lost, nothing repeated
+    first = timeline.steps[0]
+    at = {e: f for (f, _), (e, _) in zip(found, expected)}
+    gap = (at[first.end_sample] - at[first.start_sample]) - (first.end_sample - first.start_sample)
+    record_property("pause_gap_s", gap / RATE)
+    # simpleaudio cannot pause in place: ALSA plays out its buffer (up to 0.3 s) after
+    # the key, and resume starts again from the clock's estimate, so a little repeats
+    low = 1.8 if backend == "miniaudio" else 1.5
+    assert low * RATE < gap < 2.6 * RATE  # the recording shows the pause ...
+    later = [f for (f, _), (e, _) in zip(found, expected) if e > first.start_sample]
+    plan_later = [e for _, e in [(n, e) for e, n in expected] if e > first.start_sample]
+    spacing = [abs((b - a) - (q - p)) for a, b, p, q in zip(later, later[1:], plan_later, plan_later[1:])]
+    assert max(spacing) <= 0.002 * RATE  # ... and everything after it keeps its exact spacing
+
+
+def test_ctrl_c_stops_the_sound_and_exits_130(backend, pulse_server, user_env, tmp_path):
+    rec = pulse_server.record(tmp_path / "stop.wav")
+    proc = subprocess.Popen(play_cmd(backend), env=user_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_first(rec, "bell")
+    time.sleep(1.0)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    exited = time.monotonic() - sent
+    time.sleep(0.5)
+    recording = rec.stop()
+    assert proc.returncode == 130
+    assert exited < 1.0
+    assert "Traceback" not in err
+    assert err.strip().startswith("Stopped after 0:0") and "in step 1 of 4 (Hold)" in err
+    # the sound stopped within half a second of Ctrl-C
+    loud = np.flatnonzero(np.abs(recording) > 1e-3)
+    last_sound = rec.time_of(int(loud[-1]))
+    assert last_sound - sent < 0.5
+    # and the interrupted session is in the history, not finished
+    history = (Path(user_env["VOICECOACH_DATA"]) / "history.jsonl").read_text().splitlines()
+    assert '"finished": false' in history[-1]
+
+
+@pytest.mark.parametrize("name", ["miniaudio", "simpleaudio"])
+def test_no_sound_server_is_exit_3_with_a_hint(name, tmp_path):
+    if name not in sinks.available_backends():
+        pytest.skip(f"{name} does not run on this Python")
+    from pulse import no_server_env
+
+    env = {**os.environ, **no_server_env(tmp_path / "none"), "VOICECOACH_CACHE_DIR": str(tmp_path / "c"),
+           "VOICECOACH_DATA": str(tmp_path / "d")}
+    began = time.monotonic()
+    result = subprocess.run(play_cmd(name), env=env, capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 3
+    assert time.monotonic() - began < 5.0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "voicecoach export" in lines[0], result.stderr
