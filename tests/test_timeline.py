@@ -8,26 +8,12 @@ from pathlib import Path
 import pytest
 
 from voicecoach import routine as rt
-from voicecoach import sounds
 from voicecoach.errors import RoutineError
-from voicecoach.timeline import Options, compile, phrases, sounds_needed
+from voicecoach.timeline import Options, compile, phrases
+
+from rules import check_rules, fake_speech, real_sounds, build, RATE
 
 DATA = Path(__file__).parent / "data" / "routines"
-RATE = 22050
-
-
-def fake_speech(routine, options):
-    # speech lengths that do not depend on the installed espeak-ng: 16 characters a second
-    return {t: len(t) * RATE // 16 for t in phrases(routine, options)}
-
-
-def real_sounds(routine):
-    return {n: len(sounds.load(n, RATE, routine.folder)) for n in sounds_needed(routine)}
-
-
-def build(routine, **opts):
-    options = Options(sample_rate=RATE, safety_text="Stop if anything hurts sharply.", **opts)
-    return compile(routine, fake_speech(routine, options), real_sounds(routine), options)
 
 
 @pytest.mark.parametrize("path", sorted(DATA.glob("*.yaml")), ids=lambda p: p.stem)
@@ -39,53 +25,6 @@ def test_golden_timeline(path):
         golden.write_text(json.dumps(timeline, indent=1) + "\n")
     assert timeline == json.loads(golden.read_text())
     assert build(rt.load_file(path)).to_dict() | {"routine": path.stem} == timeline  # compiling twice: same
-
-
-def check_rules(routine, timeline, options):
-    rate = timeline.sample_rate
-    expanded = rt.expand(routine)[options.start_step:]
-    assert len(expanded) == len(timeline.steps)
-    chimes = {(e.sample, e.role) for e in timeline.events if e.kind == "chime"}
-    chime_at = {s for s, _ in chimes}
-    previous = None
-    for exp, span in zip(expanded, timeline.steps):
-        # 1. exact intervals; 2. a chime at both ends
-        assert span.end_sample - span.start_sample == round(exp.duration * options.scale * rate)
-        assert span.start_sample in chime_at and span.end_sample in chime_at
-        inside = [e for e in timeline.events if e.step == span.index]
-        # 3. the announcement is over before the interval starts, prep included
-        announce = [e for e in inside if e.kind == "speech" and e.role is None]
-        for e in announce:
-            assert e.end + round(exp.step.prep * rate) <= span.start_sample
-        # 8. rests and repetitions start exactly where the previous interval ended
-        if exp.rest or exp.repetition > 1:
-            assert span.start_sample == previous.end_sample and not announce
-        # 4. cues at their exact offsets
-        n = span.end_sample - span.start_sample
-        for cue in exp.step.cues:
-            off = round(cue.offset * n) if cue.anchor == "share" else round(cue.offset * options.scale * rate)
-            at = span.start_sample + (n - off if cue.anchor == "end" else off)
-            assert any(e.sample == at and e.role == "cue" for e in inside), (exp.title, cue)
-        # 6. ticks on whole seconds before the end
-        count = exp.step.countdown if exp.step.countdown is not None else routine.countdown
-        ticks = sorted(e.sample for e in inside if e.kind == "tick")
-        assert ticks == [span.end_sample - k * rate for k in range(count, 0, -1)
-                         if span.end_sample - k * rate > span.start_sample]
-        # 5. breathing starts at the interval start and whole cycles end before the countdown
-        if exp.step.breathe and not exp.rest:
-            breaths = [e for e in inside if e.kind == "breath"]
-            cycle = round(exp.step.breathe.cycle * rate)
-            limit = span.end_sample - count * rate
-            assert all((e.sample - span.start_sample) % rate == 0 or True for e in breaths)
-            assert all(e.sample >= span.start_sample and e.sample < limit for e in breaths)
-            assert all(span.start_sample + ((e.sample - span.start_sample) // cycle + 1) * cycle <= limit
-                       for e in breaths)
-        previous = span
-    # 7. no two speech events overlap anywhere
-    speech = sorted((e for e in timeline.events if e.text is not None), key=lambda e: e.sample)
-    for a, b in zip(speech, speech[1:]):
-        assert a.end <= b.sample, (a, b)
-    assert timeline.events[-1].end <= timeline.total_samples
 
 
 @pytest.mark.parametrize("rid", rt.builtin_ids())
