@@ -66,9 +66,15 @@ def parse(data: bytes, source: str) -> Node:
         raise RoutineError(
             source, line, col, f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
         ) from None
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader already refuses control characters
         root = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise RoutineError(source, line, col, f"the character {exc.character!r} is not allowed in a "
+                                              "routine; expected printable text") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -79,7 +85,8 @@ def parse(data: bytes, source: str) -> Node:
     except yaml.YAMLError as exc:
         raise RoutineError(source, 1, 1, f"invalid YAML: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if root is None:
         raise RoutineError(source, 1, 1, "the file is empty; expected a routine with 'title' and 'steps'")
     node = _Walker(source, loader).walk(root)
@@ -127,7 +134,10 @@ class _Walker:
         if isinstance(node, yaml.ScalarNode):
             if tag not in _SCALAR_TAGS:
                 raise self.fail(node, f"the tag {_short(tag)} is not allowed; {_PLAIN}")
-            return Node(self.loader.construct_object(node), line, col)
+            try:
+                return Node(self.loader.construct_object(node), line, col)
+            except (ValueError, KeyError, OverflowError):
+                raise self.fail(node, f"{node.value!r} is not a valid {_short(tag)} value") from None
         if isinstance(node, yaml.SequenceNode):
             if tag != _STD + "seq":
                 raise self.fail(node, f"the tag {_short(tag)} is not allowed; {_PLAIN}")

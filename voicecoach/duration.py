@@ -9,6 +9,8 @@ _PARTS = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+
 _CLOCK = re.compile(r"^(\d+):([0-5]\d(?:\.\d+)?)$")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 
+# A day: no step is longer, and it keeps a typo like '1000000m' from compiling for hours.
+MAX_SECONDS = 24 * 3600
 DURATION_HELP = "a duration like 30, 2.5, '90s', '2m', '1m30s', '1.5m' or '1:30'"
 OFFSET_HELP = "an offset like '20s' (from the start), '-15s' (from the end) or '50%'"
 
@@ -17,9 +19,11 @@ def parse_duration(value: object) -> float:
     """Return seconds (> 0) for a number or a duration string; ValueError says what was expected."""
     seconds = _seconds(value)
     if seconds is None:
-        raise ValueError(f"expected {DURATION_HELP}, found {value!r}")
+        raise ValueError(f"expected {DURATION_HELP}, found {_short(value)}")
     if seconds <= 0:
-        raise ValueError(f"expected a duration above zero, found {value!r}")
+        raise ValueError(f"expected a duration above zero, found {_short(value)}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"expected a duration of at most 24 hours, found {_short(value)}")
     return seconds
 
 
@@ -34,14 +38,17 @@ def parse_offset(value: object) -> tuple[str, float]:
             raise ValueError(f"expected a share from 0% to 100%, found {value!r}")
         if text.startswith("-"):
             seconds = _seconds(text[1:].strip())
-            if seconds is not None and seconds > 0:
+            if seconds is not None and 0 < seconds <= MAX_SECONDS:
                 return "end", seconds
             raise ValueError(f"expected {OFFSET_HELP}, found {value!r}")
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-        return "end", float(-value)
+        seconds = _seconds(-value)
+        if seconds is None or seconds > MAX_SECONDS:
+            raise ValueError(f"expected {OFFSET_HELP}, found {_short(value)}")
+        return "end", seconds
     seconds = _seconds(value)
-    if seconds is None:
-        raise ValueError(f"expected {OFFSET_HELP}, found {value!r}")
+    if seconds is None or seconds > MAX_SECONDS:
+        raise ValueError(f"expected {OFFSET_HELP}, found {_short(value)}")
     return "start", seconds
 
 
@@ -49,22 +56,36 @@ def _seconds(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            return None
+        return seconds if math.isfinite(seconds) else None
     if not isinstance(value, str):
         return None
     text = value.strip().lower().replace(" ", "")
     if text.startswith("-") and _seconds(text[1:]) is not None:
         return -_seconds(text[1:])
     if _NUMBER.match(text):
-        return float(text)
+        return _finite(float(text))
     clock = _CLOCK.match(text)
     if clock:
-        return int(clock.group(1)) * 60 + float(clock.group(2))
+        return _finite(int(clock.group(1)) * 60 + float(clock.group(2)))
     parts = _PARTS.match(text)
     if parts and any(parts.groups()):
         hours, minutes, seconds = (float(p) if p else 0.0 for p in parts.groups())
-        return hours * 3600 + minutes * 60 + seconds
+        return _finite(hours * 3600 + minutes * 60 + seconds)
     return None
+
+
+def _finite(seconds: float) -> float | None:
+    return seconds if math.isfinite(seconds) else None
+
+
+def _short(value: object) -> str:
+    """The value as quoted in a message, cut short: a 400-digit number is not worth repeating."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def samples(seconds: float, rate: int) -> int:

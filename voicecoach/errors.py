@@ -25,8 +25,9 @@ class RoutineError(InputError):
         self.source = str(source)
         self.line = line
         self.col = col
-        self.message = message
-        super().__init__(f"{self.source}:{line}:{col}: {message}")
+        # one line, always: an author's key or words may hold a newline
+        self.message = " ".join(message.split())
+        super().__init__(f"{self.source}:{line}:{col}: {self.message}")
 
 
 class EnvironmentProblem(VoicecoachError):

@@ -23,6 +23,11 @@ CHIME_ROLES = ("start", "end", "halfway", "complete", "tick", "breath-in", "brea
 DEFAULT_PREP = 2.0
 DEFAULT_COUNTDOWN = 3
 DEFAULT_SPOKEN_BREATHS = 2
+# Bounds that keep a typo from compiling for hours; far beyond any real routine.
+MAX_COUNTDOWN = 60
+MAX_REPEAT = 1000
+MAX_TIMED_HOURS = 24
+MIN_BREATH_PHASE = 0.5  # seconds: shorter is no breath anyone can follow
 
 
 @dataclass(frozen=True)
@@ -247,21 +252,33 @@ class _Builder:
         return node.value
 
     def text(self, node: Node, what: str) -> str:
-        if isinstance(node.value, bool) or not isinstance(node.value, (str, int, float)) or node.value == "":
+        if isinstance(node.value, bool) or not isinstance(node.value, (str, int, float)):
             raise self.fail(node, f"expected {what} as text, found {document.describe(node.value)}")
-        return str(node.value).strip()
+        text = str(node.value).strip()
+        if not text:
+            raise self.fail(node, f"expected {what} as text, found only blank space")
+        if "\0" in text:
+            raise self.fail(node, f"expected {what} as text, found a NUL character in it")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a "\ud800" escape: no file name, no speech engine takes it
+            raise self.fail(node, f"expected {what} as text, found an escape that is not a character") from None
+        return text
 
     def flag(self, node: Node, what: str) -> bool:
         if not isinstance(node.value, bool):
             raise self.fail(node, f"expected true or false for {what}, found {document.describe(node.value)}")
         return node.value
 
-    def whole(self, node: Node, what: str, low: int) -> int:
+    def whole(self, node: Node, what: str, low: int, high: int = 10_000) -> int:
         value = node.value
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise self.fail(node, f"expected a whole number of at least {low} for {what}, "
-                                  f"found {document.describe(value)}")
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            found = document.describe(value) if not isinstance(value, int) or abs(value) < 10**12 else "a huge number"
+            raise self.fail(node, f"expected a whole number from {low} to {high} for {what}, found {found}")
         return value
+
+    def countdown(self, node: Node) -> int:
+        return self.whole(node, "countdown (ticks in the last seconds)", 0, MAX_COUNTDOWN)
 
     def volume(self, node: Node) -> float:
         v = node.value
@@ -297,12 +314,15 @@ class _Builder:
             where=self.at(root),
             safety=self.flag(fields["safety"], "safety") if "safety" in fields else True,
             voice=voice,
-            countdown=self.whole(fields["countdown"], "countdown", 0) if "countdown" in fields else DEFAULT_COUNTDOWN,
+            countdown=self.countdown(fields["countdown"]) if "countdown" in fields else DEFAULT_COUNTDOWN,
             chimes=self.chimes(fields["chimes"]) if "chimes" in fields else (),
             source=self.path,
             progression=self.progression(fields["progression"]) if "progression" in fields else None,
             **opt,
         )
+        if timed_seconds(routine) > MAX_TIMED_HOURS * 3600:
+            raise self.fail(root, f"the routine's timed work adds up to more than {MAX_TIMED_HOURS} hours; "
+                                  "expected a session a person can do")
         return routine
 
     def voice(self, node: Node) -> VoiceSettings:
@@ -389,14 +409,14 @@ class _Builder:
         if "prep" in fields:
             values["prep"] = self.seconds(fields["prep"], "'prep'", zero_ok=True)
         if "countdown" in fields:
-            values["countdown"] = self.whole(fields["countdown"], "countdown", 0)
+            values["countdown"] = self.countdown(fields["countdown"])
         if "halfway" in fields:
             h = fields["halfway"]
             values["halfway"] = h.value if isinstance(h.value, bool) else self.text(h, "'halfway' (true or text)")
         if "sides" in fields:
             values["sides"] = self.sides(fields["sides"])
         if "repeat" in fields:
-            values["repeat"] = self.whole(fields["repeat"], "repeat", 1)
+            values["repeat"] = self.whole(fields["repeat"], "repeat", 1, MAX_REPEAT)
         if "rest" in fields:
             if values.get("repeat", 1) < 2:
                 raise self.key_fail(node, "rest", "'rest' needs 'repeat' of 2 or more: it is the pause between "
@@ -419,6 +439,9 @@ class _Builder:
         for key in ("in", "out"):
             if key not in fields:
                 raise self.fail(node, f"missing '{key}' in breathe; expected e.g. {{in: 4s, out: 6s}}")
+        for key in ("in", "out"):
+            if self.seconds(fields[key], f"breathing {key}") < MIN_BREATH_PHASE:
+                raise self.fail(fields[key], f"breathing {key}: expected at least {MIN_BREATH_PHASE:g} s")
         return Breathe(
             inhale=self.seconds(fields["in"], "breathing in"),
             exhale=self.seconds(fields["out"], "breathing out"),

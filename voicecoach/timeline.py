@@ -153,6 +153,8 @@ def _next_title(nxt) -> str:
 
 
 def _announcement(exp, nxt) -> list[str]:
+    if exp.rest:  # only when a session starts at a rest (play --from)
+        return [f"Rest. {spoken(exp.duration)}."]
     head = f"{exp.step.name}, {exp.side} side." if exp.side else f"{exp.step.name}."
     if exp.repetitions > 1:
         head += f" {exp.repetitions} rounds of {spoken(exp.step.duration)}."
@@ -195,12 +197,12 @@ def phrases(routine, options: Options) -> list[str]:
         out += [t for t in (routine.intro, _safety(routine, options)) if t]
     for i in range(options.start_step, len(steps)):
         exp, nxt = steps[i], steps[i + 1] if i + 1 < len(steps) else None
-        prev = steps[i - 1] if i > 0 else None
+        prev = steps[i - 1] if i > options.start_step else None
+        if not _continues(prev, exp):
+            out += _announcement(exp, nxt)
         if exp.rest:
             out.append(_rest_words(nxt))
             continue
-        if not _continues(prev, exp):
-            out += _announcement(exp, nxt)
         out += [_fill(c.say, exp, nxt) for c in exp.step.cues if c.say]
         if isinstance(exp.step.halfway, str):
             out.append(_fill(exp.step.halfway, exp, nxt))
@@ -274,7 +276,8 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
         nxt = steps[i + 1] if i + 1 < len(steps) else None
         prev = steps[i - 1] if i > options.start_step else None
         n = samples(exp.duration * options.scale, rate)
-        if _continues(prev, exp):
+        continuing = _continues(prev, exp)
+        if continuing:
             announce = start = spans[-1].end_sample  # the boundary chime is already there
         else:
             announce = pos
@@ -284,7 +287,7 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
             clock.play("chime", chimes["start"], start, i, "start")
         end = start + n
         spans.append(StepSpan(i, exp.name, exp.side, announce, start, end, n / rate, rest=exp.rest))
-        opening = chimes["end" if exp.rest else "start"]  # the chime that rings at `start`
+        opening = chimes["end" if continuing and exp.rest else "start"]  # the chime that rings at `start`
         _fill_interval(clock, routine, exp, nxt, i, start, end, options, chimes, opening)
         if nxt is not None and _continues(exp, nxt):
             role = "end" if nxt.rest else "start"
