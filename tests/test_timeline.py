@@ -81,3 +81,14 @@ def test_cues_of_a_repeated_step_are_not_spoken_in_its_rests():
     timeline = build(r)
     cues = [e for e in timeline.events if e.role == "cue"]
     assert [e.step for e in cues] == [0, 2]
+
+
+def test_a_scaled_session_drops_cues_that_no_longer_fit_instead_of_failing():
+    r = rt.load("athlete-recovery")
+    full = build(r)
+    quick = build(r, scale=0.05)
+    assert [s.end_sample - s.start_sample for s in quick.steps] == [
+        round(e.duration * 0.05 * RATE) for e in rt.expand(r)]
+    assert sum(e.role == "cue" for e in quick.events) < sum(e.role == "cue" for e in full.events)
+    speech = sorted((e for e in quick.events if e.text is not None), key=lambda e: e.sample)
+    assert all(a.end <= b.sample for a, b in zip(speech, speech[1:]))

@@ -323,12 +323,21 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
     limit = max(start, end - count * rate) if count else end
     where_end = "the countdown" if count else "the end of the interval"
 
-    def late(label: str, at: int, length: int, where) -> None:
-        if at + length > limit:
-            raise where.error(
-                f"{label} takes {length / rate:.1f} s to say from {(at - start) / rate:.1f} s and would run past "
-                f"{where_end} at {(limit - start) / rate:.1f} s of this {n / rate:g} s interval; "
-                "say it earlier or shorten it")
+    # The routine as written must fit (an error names the line). A session scaled
+    # with --scale drops what no longer fits instead: the author's routine was valid.
+    strict = options.scale == 1.0
+
+    def refuse(where, message: str) -> None:
+        if strict:
+            raise where.error(message)
+
+    def fits(label: str, at: int, length: int, where) -> bool:
+        if at + length <= limit:
+            return True
+        refuse(where, f"{label} takes {length / rate:.1f} s to say from {(at - start) / rate:.1f} s and would run "
+                      f"past {where_end} at {(limit - start) / rate:.1f} s of this {n / rate:g} s interval; "
+                      "say it earlier or shorten it")
+        return False
 
     fixed: list[tuple[int, int, object, str, Event]] = []  # (at, end, where, label, event)
     if exp.rest:
@@ -340,37 +349,44 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
     for cue in () if exp.rest else step.cues:  # a rest is not the step: its cues stay out
         off = _offset(cue, n, options.scale, rate)
         if not 0 <= off < n:
-            raise cue.where.error(f"this cue at {off / rate:g} s falls outside the {n / rate:g} s interval; "
-                                  "expected an offset inside it")
+            refuse(cue.where, f"this cue at {off / rate:g} s falls outside the {n / rate:g} s interval; "
+                              "expected an offset inside it")
+            continue
         at = start + off
         if cue.say:
             text = _fill(cue.say, exp, nxt)
             length = clock.speech[text]
-            late(f"the cue '{text}'", at, length, cue.where)
-            fixed.append((at, at + length, cue.where, f"the cue '{text}'",
-                          Event("speech", at, length, index, text=text, role="cue")))
+            if fits(f"the cue '{text}'", at, length, cue.where):
+                fixed.append((at, at + length, cue.where, f"the cue '{text}'",
+                              Event("speech", at, length, index, text=text, role="cue")))
         else:
             length = clock.sound_len[cue.sound]
             fixed.append((at, at + length, cue.where, f"the sound '{cue.sound}'",
                           Event("sound", at, length, index, sound=cue.sound, role="cue")))
     if step.halfway and not exp.rest:
         at = start + n // 2
+        event = None
         if isinstance(step.halfway, str):
             text = _fill(step.halfway, exp, nxt)
             length = clock.speech[text]
-            late(f"the halfway words '{text}'", at, length, step.where)
-            event = Event("speech", at, length, index, text=text, role="halfway")
+            if fits(f"the halfway words '{text}'", at, length, step.where):
+                event = Event("speech", at, length, index, text=text, role="halfway")
         else:
             event = Event("chime", at, clock.sound_len[chimes["halfway"]], index, sound=chimes["halfway"],
                           role="halfway")
-        fixed.append((at, event.end, step.where, "the halfway cue", event))
+        if event is not None:
+            fixed.append((at, event.end, step.where, "the halfway cue", event))
     fixed.append((start, start + clock.sound_len[opening], None, "the start chime", None))
     fixed.sort(key=lambda f: (f[0], f[4] is not None))
-    for before, after in zip(fixed, fixed[1:]):
+    kept = fixed[:1]
+    for after in fixed[1:]:
+        before = kept[-1]
         if after[0] < before[1] and after[2] is not None:
-            raise after[2].error(
-                f"{after[3]} at {(after[0] - start) / rate:g} s overlaps {before[3]}, which lasts until "
-                f"{(before[1] - start) / rate:.1f} s; cues may not overlap, so move one of them")
+            refuse(after[2], f"{after[3]} at {(after[0] - start) / rate:g} s overlaps {before[3]}, which lasts "
+                             f"until {(before[1] - start) / rate:.1f} s; cues may not overlap, so move one of them")
+            continue
+        kept.append(after)
+    fixed = kept
     clock.events += [f[4] for f in fixed if f[4] is not None]
     if step.breathe and not exp.rest:
         _breathe(clock, step.breathe, index, start, limit, [(f[0], f[1]) for f in fixed], chimes)
