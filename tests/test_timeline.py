@@ -11,7 +11,7 @@ from voicecoach import routine as rt
 from voicecoach.errors import RoutineError
 from voicecoach.timeline import Options, compile, phrases
 
-from rules import check_rules, fake_speech, real_sounds, build, RATE
+from rules import check_rules, fake_speech, real_sounds, build, RATE, SAFETY_TEXT
 
 DATA = Path(__file__).parent / "data" / "routines"
 
@@ -92,3 +92,13 @@ def test_a_scaled_session_drops_cues_that_no_longer_fit_instead_of_failing():
     assert sum(e.role == "cue" for e in quick.events) < sum(e.role == "cue" for e in full.events)
     speech = sorted((e for e in quick.events if e.text is not None), key=lambda e: e.sample)
     assert all(a.end <= b.sample for a, b in zip(speech, speech[1:]))
+
+
+@pytest.mark.parametrize("level", [1, 4, 7])
+def test_the_gentle_start_progression_grows_every_technique_and_keeps_the_rules(level):
+    from voicecoach.progression import at_level
+
+    routine = at_level(rt.load("gentle-start"), level)
+    assert {s.duration for s in routine.steps} == {min(120.0, 30.0 + 15.0 * (level - 1))}
+    options = Options(sample_rate=RATE, safety_text=SAFETY_TEXT)
+    check_rules(routine, compile(routine, fake_speech(routine, options), real_sounds(routine), options), options)
