@@ -300,3 +300,107 @@ def safety() -> None:
     from .safety import full_text
 
     typer.echo(full_text(), nl=False)
+
+
+# ------------------------------------------------------------------------- desk mode
+
+from .cli import RateOpt, TtsOpt, VoiceOpt  # noqa: E402 - the shared option definitions
+
+DESK_BREAK = "desk-break"
+
+
+@app.command()
+def remind(
+    every: str = typer.Option("60m", "--every", help="Time between prompts, e.g. 60m, 45m, 90s, 1:30."),
+    hours: str = typer.Option("9-17", "--hours", help="When to prompt, local time, both ends included: "
+                                                     "9-17 or 08:30-17:30 (22-6 runs over midnight)."),
+    count: Optional[int] = typer.Option(None, "--count", min=1, help="Stop after N prompts "
+                                                                     "(default: run until Ctrl-C)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="simpleaudio or miniaudio."),
+    device: Optional[str] = typer.Option(None, "--device", help="Output device name (see your sound settings)."),
+    voice: Optional[str] = VoiceOpt,
+    rate: Optional[int] = RateOpt,
+    tts_command: Optional[str] = TtsOpt,
+    minute_seconds: float = typer.Option(60.0, "--minute-seconds", min=0.01, max=60.0,
+                                         help="Testing aid: real seconds that count as one minute (default 60). "
+                                              "Below 60 the day runs faster and each break's timed parts are "
+                                              "shortened by the same factor; speech keeps its pace."),
+) -> None:
+    """Desk mode: a chime and a spoken prompt every hour, then a timed walk and a seated glute squeeze."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from . import history, remind as desk
+    from .cli import build_voice, make_session, timeline_options
+    from .config import load_config
+    from .duration import clock, spoken
+    from .errors import InputError
+    from .player import Interrupted, Player, quiet_stderr, timed_done
+    from .routine import load, timed_seconds
+    from .sinks import open_sink
+
+    with handled():
+        period = desk.parse_every(every)
+        start, end = desk.parse_hours(hours)
+        cfg = load_config()
+        backend, device = backend or cfg.backend, device or cfg.device
+        # open the device before the slow part, so "no audio device" comes within seconds
+        with quiet_stderr():
+            sink = open_sink(backend, device)
+        try:
+            scale = minute_seconds / 60
+            # the spoken prompt takes the place of the routine's own intro, which says the same
+            r = replace(load(DESK_BREAK), intro=desk.PROMPT_TEXT)
+            session = make_session(r, timeline_options(scale=scale), build_voice(r, voice, rate, None, tts_command))
+            tl, render = desk.prompted(session)
+            length = timedelta(seconds=tl.seconds / scale)
+            if period <= length:
+                raise InputError(f"--every {every!r}: a desk break takes {clock(length.total_seconds())}; "
+                                 "choose a longer period")
+            done = 0
+
+            def prompt(deadline) -> None:
+                nonlocal sink, done
+                n, total = (done + 1, count) if count else desk.slot_in_day(deadline, period, start, end)
+                typer.echo(f"{deadline:%H:%M} desk break ({n} of {total}{'' if count else ' today'})")
+                started = history.local_now()
+
+                def remember(position: int, finished: bool) -> None:
+                    history.record(history.Entry(r.id, tl.title, started, timed_done(tl, position),
+                                                 timed_seconds(r) * scale, finished))
+
+                try:
+                    outcome = Player(tl, render, sink).run()
+                except Interrupted as stop:
+                    remember(stop.outcome.position, False)
+                    raise
+                finally:
+                    sink.stop()  # a sink plays one stream
+                    sink = None
+                remember(outcome.position, outcome.finished)
+                done += 1
+                if count is None or done < count:
+                    # ready before the next deadline, so opening the device never delays a prompt
+                    with quiet_stderr():
+                        sink = open_sink(backend, device)
+
+            def skipped(n: int) -> None:
+                typer.echo(f"skipped {n} missed reminder{'' if n == 1 else 's'} while away")
+
+            wall = desk.WallClock(speed=1 / scale)
+            first = desk.next_deadline(wall.now(), period, start, end)
+            typer.echo(f"Desk breaks every {spoken(period.total_seconds())} from {start:%H:%M} to {end:%H:%M}; "
+                       f"the first at {first:%H:%M}. Ctrl-C stops.")
+            try:
+                desk.run(wall, prompt, period, start, end, count, on_skip=skipped)
+            except KeyboardInterrupt:
+                typer.echo(f"Stopped; {_breaks(done)} done.", err=True)
+                raise typer.Exit(130) from None
+            typer.echo(f"Done: {_breaks(done)}.")
+        finally:
+            if sink is not None:
+                sink.stop()
+
+
+def _breaks(n: int) -> str:
+    return f"{n} desk break" + ("" if n == 1 else "s")
