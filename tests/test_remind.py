@@ -277,3 +277,38 @@ def test_two_breaks_on_schedule_through_the_sound_server(pulse_server, user_env,
     entries = [json.loads(line) for line in lines]
     assert [(e["routine"], e["finished"]) for e in entries] == [("desk-break", True)] * 2
     assert all(e["seconds"] == pytest.approx(170 * scale, abs=1e-3) for e in entries)
+
+
+def test_ctrl_c_in_a_break_stops_the_sound_and_says_how_many_were_done(pulse_server, user_env, tmp_path):
+    import signal
+    import time as clock
+
+    import numpy as np
+
+    opens = (datetime.now() + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    hours = f"{opens:%H:%M}-{opens + timedelta(hours=3):%H:%M}"
+    rec = pulse_server.record(tmp_path / "stop.wav")
+    proc = subprocess.Popen(remind_cmd("--hours", hours, "--minute-seconds", "0.5", "--rate", "500",
+                                       "--backend", "miniaudio"),
+                            env=user_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    chime, heard = sounds.load("prompt", RATE), []
+    give_up = clock.monotonic() + 30
+    while not heard and clock.monotonic() < give_up:
+        clock.sleep(0.2)
+        heard = find(np.frombuffer(b"".join(rec._chunks), dtype="<i2").astype(np.float32) / 32768, chime)
+    assert heard, "the prompt chime was never heard"
+    clock.sleep(2.0)  # inside the break, in its speech
+    sent = rec.now_index()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    clock.sleep(1.0)
+    recording = rec.stop()
+    assert proc.returncode == 130
+    assert err == "Stopped; 0 desk breaks done.\n"
+    assert out.splitlines()[1] == f"{opens:%H:%M} desk break (1 of 4 today)"
+    # the sound stopped within half a second of Ctrl-C
+    after = recording[sent + RATE // 2:]
+    assert len(after) > RATE // 2 and np.abs(after).max() < 1e-3
+    entry = json.loads((Path(user_env["VOICECOACH_DATA"]) / "history.jsonl").read_text())
+    assert (entry["routine"], entry["finished"]) == ("desk-break", False)
