@@ -221,3 +221,20 @@ def test_no_sound_server_is_exit_3_with_a_hint(name, tmp_path):
     assert time.monotonic() - began < 5.0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "voicecoach export" in lines[0], result.stderr
+
+
+def test_n_skips_to_the_next_step(backend, pulse_server, user_env, tmp_path):
+    timeline = plan(user_env)
+    confirmed_safety(user_env)
+    rec = pulse_server.record(tmp_path / "keys.wav")
+    term = Terminal(play_cmd(backend), user_env)
+    wait_for_first(rec, "bell")
+    time.sleep(1.0)
+    term.key("n")  # one second into the 6-second hold: straight on to "Press"
+    assert term.wait(90) == 0, term.proc.stderr.read().decode()
+    time.sleep(0.3)
+    found = [n for _, n in heard(rec.stop())]
+    press = timeline.steps[1].announce_sample
+    rest_of_plan = [n for s, n in planned(timeline) if s >= press]
+    # the hold's halfway chime, ticks and end chime never came; everything from "Press" on did
+    assert found == ["bell"] + rest_of_plan

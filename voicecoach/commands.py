@@ -152,11 +152,17 @@ def play(
         # open the device before the slow part, so "no audio device" comes within seconds
         with quiet_stderr():
             sink = open_sink(backend or cfg.backend, device or cfg.device)
+        player = None
         try:
             options = timeline_options(sample_rate, scale, no_safety, lead_in=lead, start_step=start_step)
             session = make_session(r, options, build_voice(r, voice, rate, volume, tts_command))
             tl = session.timeline
-            player = Player(tl, session.render, sink)
+
+            def reopen():
+                with quiet_stderr():
+                    return open_sink(backend or cfg.backend, device or cfg.device)
+
+            player = Player(tl, session.render, sink, reopen)
             started = history.local_now()
 
             def remember(position: int, finished: bool) -> None:
@@ -180,6 +186,8 @@ def play(
                 typer.echo(f"Quit after {clock(outcome.position / tl.sample_rate)} of {clock(tl.seconds)}.")
         finally:
             sink.stop()
+            if player is not None and player.sink is not sink:  # a key opened a fresh stream
+                player.sink.stop()
 
 
 def _live(enabled: bool):

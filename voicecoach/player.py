@@ -114,14 +114,18 @@ def quiet_stderr() -> Iterator[None]:
 class Player:
     """Plays a rendered session on a sink and reacts to keys; never sleeps to keep time."""
 
-    def __init__(self, timeline: Timeline, render, sink):
+    def __init__(self, timeline: Timeline, render, sink, reopen=None):
         self.timeline = timeline
         self.render = render
         self.sink = sink
+        self.reopen = reopen  # a sink plays one stream: skipping needs a fresh one
         self.paused = False
 
     def _seek(self, sample: int) -> None:
+        if self.reopen is None:
+            return  # no way to open another stream: keys that jump do nothing
         self.sink.stop()
+        self.sink = self.reopen()
         self.sink.start(self.render, self.timeline.total_samples, self.timeline.sample_rate, from_sample=sample)
         self.paused = False
 

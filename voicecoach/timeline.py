@@ -342,7 +342,7 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
     fixed: list[tuple[int, int, object, str, Event]] = []  # (at, end, where, label, event)
     if exp.rest:
         text = _rest_words(nxt)
-        at = start + clock.sound_len[chimes["end"]] + samples(options.gap, rate)
+        at = start + clock.sound_len[opening] + samples(options.gap, rate)
         length = clock.speech[text]
         if at + length <= limit:  # generated words: a rest too short for them stays silent
             fixed.append((at, at + length, None, text, Event("speech", at, length, index, text=text, role="rest")))
