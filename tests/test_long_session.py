@@ -1,0 +1,82 @@
+"""A ten-minute session played live does not drift.
+
+`voicecoach play` runs tests/data/play/long.yaml (10:00 of timed work, 11:48
+in all) through the private sound server with the miniaudio backend; the
+recording of the sink's monitor is searched for every chime and tick. After
+aligning the first chime with the plan, every one of them (the last, almost
+twelve minutes later, included) must sit within 2 ms of where the timeline put
+it, and every timed interval must last its duration within 2 ms. A player
+timed by sleeping would be tens of milliseconds off by the end.
+
+This takes about twelve minutes of real time.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audiofind import find
+from voicecoach import sinks, sounds
+from voicecoach.routine import load_file
+
+ROUTINE = Path(__file__).parent / "data" / "play" / "long.yaml"
+RATE = 22050
+SOUNDS = ("bell", "bell-double", "halfway", "tick", "complete")
+TOLERANCE = round(0.002 * RATE)  # 2 ms, in samples
+
+
+def plan(env: dict):
+    """The timeline `play --lead-in 0` will play (same speech cache, so the same clips)."""
+    from voicecoach.cli import build_voice, make_session, timeline_options
+
+    saved = dict(os.environ)
+    os.environ.update({k: env[k] for k in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG")})
+    try:
+        routine = load_file(ROUTINE)
+        voice = build_voice(routine, None, None, None, None)
+        return make_session(routine, timeline_options(lead_in=0.0), voice).timeline
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.slow
+@pytest.mark.audio
+def test_ten_minutes_of_play_do_not_drift(pulse_server, tmp_path, record_property):
+    if "miniaudio" not in sinks.available_backends():
+        pytest.fail("miniaudio must import: it is the backend every Python can play with")
+    home = tmp_path / "user"
+    env = {**os.environ, **pulse_server.env,
+           "VOICECOACH_CACHE_DIR": str(home / "cache"), "VOICECOACH_DATA": str(home / "data"),
+           "VOICECOACH_CONFIG": str(home / "config.yaml"), "VOICECOACH_ROUTINES": str(home / "routines")}
+    timeline = plan(env)  # also fills the speech cache, so play starts at once
+    assert timeline.seconds > 600
+    rec = pulse_server.record(tmp_path / "long.wav")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "voicecoach", "play", str(ROUTINE), "--backend", "miniaudio", "--lead-in", "0"],
+            env=env, capture_output=True, text=True, timeout=timeline.seconds + 180, stdin=subprocess.DEVNULL)
+    finally:
+        recording = rec.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Finished Long play check")
+
+    expected = sorted((e.sample, e.sound) for e in timeline.events if e.sound in SOUNDS)
+    found = sorted((i, name) for name in SOUNDS for i in find(recording, sounds.load(name, RATE), threshold=0.6))
+    assert [n for _, n in found] == [n for _, n in expected]  # every sound heard once, in order
+    shift = found[0][0] - expected[0][0]
+    errors = [(f - shift) - e for (f, _), (e, _) in zip(found, expected)]
+    at = {e: f for (f, _), (e, _) in zip(found, expected)}
+    intervals = [(at[s.end_sample] - at[s.start_sample]) - (s.end_sample - s.start_sample) for s in timeline.steps]
+    worst = max(abs(x) for x in errors)
+    record_property("sounds_checked", len(errors))
+    record_property("last_sound_error_ms", 1000 * errors[-1] / RATE)
+    record_property("worst_onset_error_ms", 1000 * worst / RATE)
+    record_property("worst_interval_error_ms", 1000 * max(abs(x) for x in intervals) / RATE)
+    assert abs(errors[-1]) <= TOLERANCE, f"the last sound is {errors[-1]} samples off after {timeline.seconds:.0f} s"
+    assert worst <= TOLERANCE, f"errors in samples: {errors}"
+    assert max(abs(x) for x in intervals) <= TOLERANCE, f"interval errors in samples: {intervals}"
