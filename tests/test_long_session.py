@@ -77,6 +77,11 @@ def test_ten_minutes_of_play_do_not_drift(pulse_server, tmp_path, record_propert
     record_property("last_sound_error_ms", 1000 * errors[-1] / RATE)
     record_property("worst_onset_error_ms", 1000 * worst / RATE)
     record_property("worst_interval_error_ms", 1000 * max(abs(x) for x in intervals) / RATE)
-    assert abs(errors[-1]) <= TOLERANCE, f"the last sound is {errors[-1]} samples off after {timeline.seconds:.0f} s"
+    # A step in the errors is a gap in the sound (the device starved and played silence), not a slow clock.
+    jumps = [(e, b - a) for (e, _), a, b in zip(expected[1:], errors, errors[1:]) if abs(b - a) > TOLERANCE]
+    where = "; ".join(f"{d} samples ({1000 * d / RATE:.0f} ms) of delay before the sound planned at "
+                      f"{e / RATE:.1f} s" for e, d in jumps)
+    assert abs(errors[-1]) <= TOLERANCE, f"the last sound is {errors[-1]} samples off after " \
+                                         f"{timeline.seconds:.0f} s: {where}"
     assert worst <= TOLERANCE, f"errors in samples: {errors}"
     assert max(abs(x) for x in intervals) <= TOLERANCE, f"interval errors in samples: {intervals}"
