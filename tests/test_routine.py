@@ -1,7 +1,6 @@
 """The routine loader: every class of bad input gives one located line; good input loads as written."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
