@@ -86,18 +86,13 @@ def test_compressed_exports_decode_to_the_wav_duration(exported, tmp_path, suffi
         assert np.array_equal(sf.read(str(target), dtype="int16")[0], sf.read(str(wav), dtype="int16")[0])
 
 
-def test_play_and_export_render_the_same_samples(exported):
+def test_play_and_export_render_the_same_samples(exported, monkeypatch):
     from voicecoach.cli import build_voice, make_session, timeline_options
 
     wav, plan = exported[0]["kd4"]
     routine = load("kd4")
-    import os
-
-    os.environ["VOICECOACH_CACHE_DIR"] = exported[1]["VOICECOACH_CACHE_DIR"]
-    try:
-        session = make_session(routine, timeline_options(), build_voice(routine, None, None, None, None))
-    finally:
-        del os.environ["VOICECOACH_CACHE_DIR"]
+    monkeypatch.setenv("VOICECOACH_CACHE_DIR", exported[1]["VOICECOACH_CACHE_DIR"])
+    session = make_session(routine, timeline_options(), build_voice(routine, None, None, None, None))
     assert session.timeline.to_dict() == plan
     pcm = np.rint(np.clip(session.render(0, plan["total_samples"]), -1, 1) * 32767).astype(np.int16)
     assert np.array_equal(pcm, sf.read(str(wav), dtype="int16")[0])
