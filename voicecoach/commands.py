@@ -67,7 +67,8 @@ def export_one(routine, output: Path, voice, options, timeline_json: Path | None
         write_timeline_json(tl, timeline_json)
     if subtitles:
         write_subtitles(tl, subtitles)
-    return f"wrote {output} ({clock(tl.seconds)}, {len(tl.steps)} chapters)"
+    parts = f"{len(tl.steps)} chapters" if FORMATS[output.suffix.lower()].chapters else f"{len(tl.steps)} steps"
+    return f"wrote {output} ({clock(tl.seconds)}, {parts})"
 
 
 def _export_all(folder: Path, voice, rate, volume, tts_command, scale, no_safety, sample_rate) -> None:
