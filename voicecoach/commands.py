@@ -132,10 +132,10 @@ def play(
     from .config import load_config
     from .duration import clock
     from . import history
-    from .player import Interrupted, Player, keyboard, quiet_stderr, step_at, timed_done
+    from .player import Interrupted, Player, keyboard, quiet_stderr, step_at
     from .practice import at_current_level, confirm_safety
     from .progression import at_level
-    from .routine import load, timed_seconds
+    from .routine import load
     from .sinks import open_sink
 
     with handled():
@@ -167,8 +167,7 @@ def play(
             started = history.local_now()
 
             def remember(position: int, finished: bool) -> None:
-                history.record(history.Entry(r.id, tl.title, started, timed_done(tl, position),
-                                             timed_seconds(r) * scale, finished))
+                record_session(r, tl, started, position, scale, finished)
 
             try:
                 with keyboard(interactive) as keys, _live(interactive) as show:
@@ -189,6 +188,16 @@ def play(
             sink.stop()
             if player is not None and player.sink is not sink:  # a key opened a fresh stream
                 player.sink.stop()
+
+
+def record_session(routine, timeline, started, position: int, scale: float, finished: bool) -> None:
+    """Append one played session (finished or not) to the history, with the timed work done."""
+    from . import history
+    from .player import timed_done
+    from .routine import timed_seconds
+
+    history.record(history.Entry(routine.id, timeline.title, started, timed_done(timeline, position),
+                                 timed_seconds(routine) * scale, finished))
 
 
 def _live(enabled: bool):

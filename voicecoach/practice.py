@@ -335,8 +335,9 @@ def remind(
     from .config import load_config
     from .duration import clock, spoken
     from .errors import InputError
-    from .player import Interrupted, Player, quiet_stderr, timed_done
-    from .routine import load, timed_seconds
+    from .commands import record_session
+    from .player import Interrupted, Player, quiet_stderr
+    from .routine import load
     from .sinks import open_sink
 
     with handled():
@@ -366,8 +367,7 @@ def remind(
                 started = history.local_now()
 
                 def remember(position: int, finished: bool) -> None:
-                    history.record(history.Entry(r.id, tl.title, started, timed_done(tl, position),
-                                                 timed_seconds(r) * scale, finished))
+                    record_session(r, tl, started, position, scale, finished)
 
                 try:
                     outcome = Player(tl, render, sink).run()
