@@ -213,15 +213,6 @@ def load_text(text: str, source: str = "<routine>", folder: Path | None = None) 
     return _Builder(fake, (), source_name=source).routine(root)
 
 
-def routine_id(path: Path) -> str:
-    try:
-        if path.resolve().parent == library_dir().resolve():
-            return path.stem
-    except OSError:
-        pass
-    return path.stem
-
-
 class _Builder:
     def __init__(self, path: Path, stack: tuple[str, ...], source_name: str | None = None):
         self.path = path
@@ -308,7 +299,7 @@ class _Builder:
         opt = {k: self.text(fields[k], k) for k in ("description", "intro", "outro") if k in fields}
         voice = self.voice(fields["voice"]) if "voice" in fields else VoiceSettings()
         routine = Routine(
-            id=routine_id(self.path),
+            id=self.path.stem,  # a built-in's id and a user routine's name alike
             title=self.text(fields["title"], "the title"),
             steps=self.steps(fields["steps"]),
             where=self.at(root),
