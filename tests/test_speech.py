@@ -180,6 +180,23 @@ def test_a_stuck_worker_is_killed_and_replaced():
         assert rms(speaker.clips([PHRASE])[PHRASE]) > 0.02
 
 
+def test_a_worker_that_cannot_be_started_is_a_missing_engine_and_a_later_try_works(monkeypatch):
+    """Out of processes: the error names the cause, and nothing waits for a process that never ran."""
+    from multiprocessing.context import SpawnProcess
+
+    real_start = SpawnProcess.start
+
+    def refuse(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(SpawnProcess, "start", refuse)
+    with Speaker(Voice()) as speaker:
+        with pytest.raises(SpeechEngineMissing, match="Resource temporarily unavailable"):
+            speaker.clips([PHRASE])
+        monkeypatch.setattr(SpawnProcess, "start", real_start)
+        assert rms(speaker.clips([PHRASE])[PHRASE]) > 0.02
+
+
 def test_blank_text_is_an_empty_clip_without_synthesis():
     with Speaker(Voice()) as speaker:
         assert speaker.missing(["", "   "]) == []

@@ -182,8 +182,16 @@ class Pyttsx3Engine:
 
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=ttsworker.worker_main, args=(child,), daemon=True, name="voicecoach-speech")
-        self._proc.start()
+        proc = ctx.Process(target=ttsworker.worker_main, args=(child,), daemon=True, name="voicecoach-speech")
+        try:
+            proc.start()
+        except (OSError, RuntimeError) as exc:
+            # No process could be started (out of processes or memory): close()
+            # must not wait for a process that never existed.
+            self.close()
+            child.close()
+            raise SpeechEngineMissing(f"cannot start the speech engine pyttsx3: {exc}; {_ENGINE_HINT}") from exc
+        self._proc = proc
         child.close()
         reply = self._wait(ttsworker.STARTUP_TIMEOUT)
         if reply is None or reply[0] != "ready":
