@@ -10,7 +10,9 @@ junit XML (``record_property``).
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -18,6 +20,7 @@ import pytest
 
 from audiofind import find
 from pulse import PulseServer
+from stall import replay_once
 from voicecoach import sinks
 from voicecoach.errors import InputError, NoAudioDevice
 
@@ -85,24 +88,28 @@ def zero_runs(x: np.ndarray, min_len: int) -> list[tuple[int, int]]:
 
 
 def test_plays_every_sample_on_time(backend, pulse_env, tmp_path, record_property):
-    rec = pulse_env.record(tmp_path / "plain.wav")
-    sink = sinks.open_sink(backend)
-    sink.start(source, TOTAL, RATE)
-    checks = []
-    for _ in range(5):
-        time.sleep(0.5)
-        checks.append((time.monotonic(), sink.position()))
-    assert sink.wait(timeout=TOTAL / RATE + 10)
-    waited = time.monotonic()
-    assert sink.finished
-    time.sleep(0.2)
-    sink.stop()
-    recording = rec.stop()
+    for attempt in range(2):
+        rec = pulse_env.record(tmp_path / f"plain-{attempt}.wav")
+        sink = sinks.open_sink(backend)
+        sink.start(source, TOTAL, RATE)
+        checks = []
+        for _ in range(5):
+            time.sleep(0.5)
+            checks.append((time.monotonic(), sink.position()))
+        assert sink.wait(timeout=TOTAL / RATE + 10)
+        waited = time.monotonic()
+        assert sink.finished
+        time.sleep(0.2)
+        sink.stop()
+        recording = rec.stop()
 
-    hits = found_tones(recording)
-    assert [name for _, name in hits] == [name for _, name in PLAN]
-    first = hits[0][0] - PLAN[0][0]
-    errors = [(r - first) - s for (r, _), (s, _) in zip(hits, PLAN)]
+        hits = found_tones(recording)
+        assert [name for _, name in hits] == [name for _, name in PLAN]
+        first = hits[0][0] - PLAN[0][0]
+        errors = [(r - first) - s for (r, _), (s, _) in zip(hits, PLAN)]
+        if not replay_once(errors, 110, RATE, attempt, f"{backend} sink"):
+            break
+    record_property("attempts", attempt + 1)
     intervals = [(b[0] - a[0]) - (q[0] - p[0]) for a, b, p, q in zip(hits, hits[1:], PLAN, PLAN[1:])]
     record_property("worst_onset_error_samples", max(map(abs, errors)))
     record_property("worst_interval_error_samples", max(map(abs, intervals)))
@@ -281,3 +288,25 @@ def test_default_backend_follows_python_version():
     assert sinks.default_backend() == expected
     assert ("simpleaudio" in sinks.available_backends()) == (installed and old_python)
     assert sinks.backends() == ["miniaudio", "simpleaudio"]
+
+
+def _realtime_allowed() -> bool:
+    """Whether this process may give a thread realtime scheduling (tried in a thread of its own)."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(sinks.prefer_realtime()))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def test_the_miniaudio_callback_runs_realtime_where_the_system_allows(pulse_env):
+    """Its thread, not the caller's, gets the priority; elsewhere playing goes on as before."""
+    allowed = _realtime_allowed()
+    sink = sinks.open_sink("miniaudio")
+    try:
+        sink.start(source, RATE // 2, RATE)
+        assert sink.wait(timeout=5)
+    finally:
+        sink.stop()
+    assert sink.realtime == allowed
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the test's own thread is untouched

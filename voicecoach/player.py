@@ -6,6 +6,7 @@ loop here only polls (for keys and the display) and never times anything.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import select
 import sys
@@ -153,6 +154,17 @@ class Player:
             show: Callable[[str], None] | None = None) -> Outcome:
         """Play to the end (or until quit); Ctrl-C stops the sound first, then propagates."""
         total = self.timeline.total_samples
+        # A full garbage collection holds the interpreter lock, and the audio
+        # callback needs it: collect now and leave everything built so far out
+        # of later collections, so none of them is long enough to starve it.
+        gc.collect()
+        gc.freeze()
+        try:
+            return self._play(total, from_sample, keys, show)
+        finally:
+            gc.unfreeze()  # desk mode plays all day: what this session held may be freed later
+
+    def _play(self, total: int, from_sample: int, keys, show) -> Outcome:
         self.sink.start(self.render, total, self.timeline.sample_rate, from_sample=from_sample)
         last_shown = 0.0
         try:

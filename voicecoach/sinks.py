@@ -18,6 +18,7 @@ Backends register through ``register()``; the built-ins use the same path.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -124,6 +125,25 @@ def _render(source: Source, start: int, n: int) -> np.ndarray:
     return block
 
 
+def prefer_realtime() -> bool:
+    """Ask the OS to run the calling thread (the audio callback) ahead of ordinary work.
+
+    A device callback that waits behind busy programs for longer than the
+    device's buffer leaves a gap, and everything after it is late. Sound
+    servers run their own threads this way; where the OS allows it (Linux,
+    with RLIMIT_RTPRIO above zero or as root) the thread that feeds them
+    should too. Elsewhere nothing changes. Returns whether it worked.
+    """
+    if not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        # pid 0 is the calling thread on Linux; a low priority stays below the sound server's.
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(min(3, os.sched_get_priority_max(os.SCHED_RR))))
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
 def _no_device(backend: str, detail: object) -> NoAudioDevice:
     return NoAudioDevice(
         f"no audio device or sound server could be opened ({backend}: {detail}); {_HINT}"
@@ -188,6 +208,8 @@ class MiniaudioSink:
         self._stopped = False
         self._paused = False
         self._last_pull = time.monotonic()
+        self._tuned = False
+        self.realtime = False  # whether the callback thread got realtime scheduling
 
     def _find_device(self, name: str):
         """Return the id of the playback device called ``name`` (or containing it)."""
@@ -249,6 +271,9 @@ class MiniaudioSink:
             frames = yield self._block(frames)
 
     def _block(self, frames: int) -> bytes:
+        if not self._tuned:
+            self._tuned = True
+            self.realtime = prefer_realtime()
         out = np.zeros(frames, dtype="<i2")
         self._last_pull = time.monotonic()
         with self._lock:
