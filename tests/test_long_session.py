@@ -8,7 +8,8 @@ twelve minutes later, included) must sit within 2 ms of where the timeline put
 it, and every timed interval must last its duration within 2 ms. A player
 timed by sleeping would be tens of milliseconds off by the end.
 
-This takes about twelve minutes of real time.
+This takes about twelve minutes of real time (twice that if the test machine
+stalled the stream and it plays once more: see stall.py).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from audiofind import find
+from stall import replay_once
 from voicecoach import sinks, sounds
 from voicecoach.routine import load_file
 
@@ -55,21 +57,26 @@ def test_ten_minutes_of_play_do_not_drift(pulse_server, tmp_path, record_propert
            "VOICECOACH_CONFIG": str(home / "config.yaml"), "VOICECOACH_ROUTINES": str(home / "routines")}
     timeline = plan(env)  # also fills the speech cache, so play starts at once
     assert timeline.seconds > 600
-    rec = pulse_server.record(tmp_path / "long.wav")
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "voicecoach", "play", str(ROUTINE), "--backend", "miniaudio", "--lead-in", "0"],
-            env=env, capture_output=True, text=True, timeout=timeline.seconds + 180, stdin=subprocess.DEVNULL)
-    finally:
-        recording = rec.stop()
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Finished Long play check")
-
     expected = sorted((e.sample, e.sound) for e in timeline.events if e.sound in SOUNDS)
-    found = sorted((i, name) for name in SOUNDS for i in find(recording, sounds.load(name, RATE), threshold=0.6))
-    assert [n for _, n in found] == [n for _, n in expected]  # every sound heard once, in order
-    shift = found[0][0] - expected[0][0]
-    errors = [(f - shift) - e for (f, _), (e, _) in zip(found, expected)]
+    for attempt in range(2):
+        rec = pulse_server.record(tmp_path / f"long-{attempt}.wav")
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "voicecoach", "play", str(ROUTINE), "--backend", "miniaudio",
+                 "--lead-in", "0"],
+                env=env, capture_output=True, text=True, timeout=timeline.seconds + 180, stdin=subprocess.DEVNULL)
+        finally:
+            recording = rec.stop()
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("Finished Long play check")
+
+        found = sorted((i, name) for name in SOUNDS for i in find(recording, sounds.load(name, RATE), threshold=0.6))
+        assert [n for _, n in found] == [n for _, n in expected]  # every sound heard once, in order
+        shift = found[0][0] - expected[0][0]
+        errors = [(f - shift) - e for (f, _), (e, _) in zip(found, expected)]
+        if not replay_once(errors, TOLERANCE, RATE, attempt, "ten-minute play"):
+            break
+    record_property("attempts", attempt + 1)
     at = {e: f for (f, _), (e, _) in zip(found, expected)}
     intervals = [(at[s.end_sample] - at[s.start_sample]) - (s.end_sample - s.start_sample) for s in timeline.steps]
     worst = max(abs(x) for x in errors)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from audiofind import find
+from stall import replay_once
 from voicecoach import sinks, sounds
 from voicecoach.routine import load_file
 
@@ -78,25 +79,32 @@ def play_cmd(backend: str, *extra: str) -> list[str]:
 
 def test_every_sound_lands_on_time(backend, pulse_server, user_env, tmp_path, record_property):
     timeline = plan(user_env)
-    rec = pulse_server.record(tmp_path / "play.wav")
-    result = subprocess.run(play_cmd(backend), env=user_env, capture_output=True, text=True, timeout=120,
-                            stdin=subprocess.DEVNULL)
-    time.sleep(0.3)
-    recording = rec.stop()
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"Finished Pacing check ({timeline.seconds // 60:.0f}:{timeline.seconds % 60:02.0f})."
-    assert result.stderr == ""
-    expected, found = planned(timeline), heard(recording)
-    assert [n for _, n in found] == [n for _, n in expected]
-    shift = found[0][0] - expected[0][0]
-    errors = [abs((f - shift) - e) for (f, _), (e, _) in zip(found, expected)]
+    expected = planned(timeline)
+    for attempt in range(2):
+        rec = pulse_server.record(tmp_path / f"play-{attempt}.wav")
+        result = subprocess.run(play_cmd(backend), env=user_env, capture_output=True, text=True, timeout=120,
+                                stdin=subprocess.DEVNULL)
+        time.sleep(0.3)
+        recording = rec.stop()
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == \
+            f"Finished Pacing check ({timeline.seconds // 60:.0f}:{timeline.seconds % 60:02.0f})."
+        assert result.stderr == ""
+        found = heard(recording)
+        assert [n for _, n in found] == [n for _, n in expected]
+        shift = found[0][0] - expected[0][0]
+        offsets = [(f - shift) - e for (f, _), (e, _) in zip(found, expected)]
+        if not replay_once(offsets, round(0.005 * RATE), RATE, attempt, f"play --backend {backend}"):
+            break
+    record_property("attempts", attempt + 1)
+    errors = [abs(x) for x in offsets]
     at = {e: f for (f, _), (e, _) in zip(found, expected)}
     intervals = [abs((at[s.end_sample] - at[s.start_sample]) - (s.end_sample - s.start_sample))
                  for s in timeline.steps]
     record_property("worst_onset_error_ms", 1000 * max(errors) / RATE)
     record_property("worst_interval_error_ms", 1000 * max(intervals) / RATE)
-    assert max(errors) <= 0.005 * RATE
-    assert max(intervals) <= 0.002 * RATE
+    assert max(errors) <= 0.005 * RATE, f"offsets from the plan in samples: {offsets}"
+    assert max(intervals) <= 0.002 * RATE, f"interval errors in samples: {intervals}"
 
 
 class Terminal:
