@@ -382,6 +382,7 @@ def test_a_killed_export_leaves_the_target_absent_or_whole(tmp_path, suffix):
     target = tmp_path / f"kill{suffix}"
     # Kill after the 1st, 100th and 299th of 300 blocks, right after the last one
     # (while the file is closed, tagged, synced and renamed), and never.
+    killed = []
     for kill_after in (1, 100, 299, 300, None):
         target.unlink(missing_ok=True)
         child = subprocess.Popen([sys.executable, "-c", KILL_CHILD, str(target)],
@@ -399,13 +400,26 @@ def test_a_killed_export_leaves_the_target_absent_or_whole(tmp_path, suffix):
         else:
             assert kill_after is not None
         if kill_after is None:
+            # The finished export also removed what the killed ones had left behind.
             assert child.returncode == 0 and lines == 301
             assert [p.name for p in tmp_path.iterdir()] == [target.name]
         # A SIGKILL can only leave a hidden temp file, never anything under the target's name.
+        killed.append(child.pid)
         for leftover in tmp_path.iterdir():
-            assert leftover == target or leftover.name.startswith(".kill.partial-")
-            if leftover != target:
-                leftover.unlink()
+            assert leftover == target or any(leftover.name.startswith(f".kill.partial-{pid}-") for pid in killed)
+
+
+def test_an_export_removes_temp_files_of_killed_writers_only(tmp_path):
+    target = tmp_path / "morning.wav"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".morning.partial-{dead.pid}-0123abcd.wav"
+    running = tmp_path / f".morning.partial-{os.getppid()}-4567cdef.wav"  # our parent still runs
+    other = tmp_path / f".evening.partial-{dead.pid}-89abcdef.wav"  # another target's
+    for p in (stale, running, other):
+        p.write_bytes(b"half a file")
+    export_audio(session(), tones(session()), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, running.name, other.name])
 
 
 # --- timeline JSON and playlists ---------------------------------------------

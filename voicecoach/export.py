@@ -126,15 +126,21 @@ def _check_folder(path: Path) -> None:
         raise ExportError(f"cannot write {path}: it is a folder")
 
 
+def _partial_prefix(path: Path) -> str:
+    return f".{path.stem}.partial-"
+
+
 def _create_temp(path: Path) -> Path:
-    """Create an empty, uniquely named `.NAME.partial-XXXXXXXX.SUFFIX` beside `path`.
+    """Create an empty, uniquely named `.NAME.partial-PID-XXXXXXXX.SUFFIX` beside `path`.
 
     The temp keeps the target's suffix so anything that looks at names sees the
     right format; it is created with mode 0666 minus the umask, as the target would be.
+    The writer's process id in the name lets a later export tell a temp file
+    whose writer was killed from one still being written.
     """
     _check_folder(path)
     for _ in range(100):
-        tmp = path.with_name(f".{path.stem}.partial-{secrets.token_hex(4)}{path.suffix}")
+        tmp = path.with_name(f"{_partial_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
@@ -144,6 +150,41 @@ def _create_temp(path: Path) -> Path:
         os.close(fd)
         return tmp
     raise ExportError(f"cannot write {path}: no free temporary name in {path.parent}")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists here; where that cannot be asked safely, assume it does."""
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would terminate it on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but belongs to someone else
+    return True
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove the temp files of earlier exports of `path` whose process was killed.
+
+    A SIGKILL or a power cut gives no chance to clean up; the next export of
+    the same file does it, and leaves alone any temp file whose writer still runs.
+    """
+    prefix = _partial_prefix(path)
+    try:
+        names = [p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(path.suffix)]
+    except OSError:
+        return
+    for old in names:
+        pid = old.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                old.unlink()
+            except OSError:
+                pass  # someone else's file, or already gone: the export itself succeeded
 
 
 def _fsync_file(tmp: Path) -> None:
@@ -188,6 +229,7 @@ def _atomic(path: Path) -> Iterator[Path]:
             pass  # the original error matters more than a temp file we could not remove
         raise
     _fsync_folder(path.parent)
+    _remove_stale(path)
 
 
 def _write_text(path: Path, text: str) -> Path:
