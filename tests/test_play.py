@@ -246,3 +246,22 @@ def test_n_skips_to_the_next_step(backend, pulse_server, user_env, tmp_path):
     rest_of_plan = [n for s, n in planned(timeline) if s >= press]
     # the hold's halfway chime, ticks and end chime never came; everything from "Press" on did
     assert found == ["bell"] + rest_of_plan
+
+
+def test_b_restarts_the_step(backend, pulse_server, user_env, tmp_path):
+    timeline = plan(user_env)
+    confirmed_safety(user_env)
+    hold = timeline.steps[0]
+    assert (hold.name, hold.duration_s) == ("Hold", 6.0)
+    rec = pulse_server.record(tmp_path / "back.wav")
+    term = Terminal(play_cmd(backend), user_env)
+    bell = wait_for_first(rec, "bell")
+    # Halfway is 3 s into the hold and the first tick 4 s: press between them.
+    time.sleep(max(0.0, rec.time_of(bell) + 3.5 - time.monotonic()))
+    term.key("b")
+    assert term.wait(90) == 0, term.proc.stderr.read().decode()
+    time.sleep(0.3)
+    found = [n for _, n in heard(rec.stop())]
+    whole_plan = [n for s, n in planned(timeline) if s >= hold.announce_sample]
+    # the hold's start and halfway, then the hold again from its announcement, and the rest as planned
+    assert found == ["bell", "halfway"] + whole_plan
