@@ -154,8 +154,6 @@ def _create_temp(path: Path) -> Path:
 
 def _alive(pid: int) -> bool:
     """Whether process `pid` exists here; where that cannot be asked safely, assume it does."""
-    if pid == os.getpid():
-        return True
     if os.name != "posix":
         return True  # os.kill(pid, 0) would terminate it on Windows
     try:
