@@ -62,11 +62,11 @@ def plan(routine: Path, env: dict, work: Path) -> dict:
                     "--timeline", str(out)], env=env, check=True, stdout=subprocess.DEVNULL)
     exported = json.loads(out.read_text())
     os.environ.update({k: env[k] for k in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG")})
-    from voicecoach.cli import build_voice, make_session, timeline_options
-    from voicecoach.routine import load_file
+    from voicecoach.session import options, prepare_session, voice_for
+    from voicecoach.routines import load_file
 
     r = load_file(routine)
-    played = make_session(r, timeline_options(lead_in=0.0), build_voice(r, None, None, None, None)).timeline
+    played = prepare_session(r, options(lead_in=0.0), voice_for(r)).timeline
     if json.loads(json.dumps(played.to_dict())) != exported:
         raise SystemExit("bench/pacing.py: play --lead-in 0 and export compile different timelines")
     return exported
@@ -130,7 +130,7 @@ def main() -> int:
             print(f"bench/pacing.py needs {tool} on PATH", file=sys.stderr)
             return 1
     from voicecoach import sinks
-    from voicecoach.cli import DEFAULT_RATE
+    from voicecoach.session import DEFAULT_WPM as DEFAULT_RATE
 
     runs = 1 if args.quick else 2
     backends = ("miniaudio",) if args.quick else ("miniaudio", "simpleaudio")

@@ -6,7 +6,7 @@ depend on the installed speech engine and the real lengths of the sounds.
 """
 from __future__ import annotations
 
-from voicecoach import routine as rt
+from voicecoach import routines as rt
 from voicecoach import sounds
 from voicecoach.timeline import Options, compile, phrases, sounds_needed
 

@@ -10,10 +10,10 @@ from dateutil.rrule import rrulestr  # installed with icalendar
 from icalendar import Calendar
 
 from voicecoach.errors import ExportError
-from voicecoach.ical import BYDAY, Plan, build, first_on_or_after, group_week, uid, write
-from voicecoach.practice import calendar_plans
-from voicecoach.routine import load, timed_seconds
-from voicecoach.schedule import builtin_path, load_schedule
+from voicecoach.practice.calendar import BYDAY, Plan, build, first_on_or_after, group_week, uid, write
+from voicecoach.practice.plan import calendar_plans
+from voicecoach.routines import load, timed_seconds
+from voicecoach.practice.schedule import builtin_path, load_schedule
 
 WEDNESDAY = date(2024, 2, 28)  # the week crosses into March of a leap year
 STAMP = datetime(2024, 2, 28, 12, 0, tzinfo=timezone.utc)

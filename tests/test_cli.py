@@ -116,7 +116,7 @@ def test_bad_option_values_are_one_line_exit_1():
 def test_export_all_writes_every_routine_and_a_playlist_with_true_lengths(tmp_path):
     import soundfile as sf
 
-    from voicecoach.routine import builtin_ids
+    from voicecoach.routines import builtin_ids
 
     result = runner.invoke(app, ["export", "--all", "-o", str(tmp_path / "phone"), "--scale", "0.05"])
     assert result.exit_code == 0, result.output

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from voicecoach import routine as rt
+from voicecoach import routines as rt
 from voicecoach import sounds
 from voicecoach.cli import app
 from voicecoach.errors import RoutineError
@@ -624,7 +624,7 @@ import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 sys.path.insert(0, sys.argv[2])
 from rules import build
-from voicecoach import routine
+from voicecoach import routines as routine
 from voicecoach.errors import RoutineError
 try:
     build(routine.load_text(sys.argv[1]))

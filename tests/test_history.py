@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from voicecoach.errors import EnvironmentProblem
-from voicecoach.history import Entry, finished_count, history_path, read, record, stats
+from voicecoach.practice.history import Entry, finished_count, history_path, read, record, stats
 
 CET = timezone(timedelta(hours=1))
 

@@ -10,7 +10,9 @@ import pytest
 import soundfile
 import yaml
 
-from voicecoach import routine, safety, timeline
+from voicecoach import timeline
+from voicecoach import routines as routine
+from voicecoach.routines import safety
 from voicecoach.sounds import builtin_dir
 
 # The timed work of every built-in routine (holds and rests, sides and repeats

@@ -23,7 +23,7 @@ import pytest
 from audiofind import find
 from stall import replay_once
 from voicecoach import sinks, sounds
-from voicecoach.routine import load_file
+from voicecoach.routines import load_file
 
 ROUTINE = Path(__file__).parent / "data" / "play" / "long.yaml"
 RATE = 22050
@@ -33,14 +33,14 @@ TOLERANCE = round(0.002 * RATE)  # 2 ms, in samples
 
 def plan(env: dict):
     """The timeline `play --lead-in 0` will play (same speech cache, so the same clips)."""
-    from voicecoach.cli import build_voice, make_session, timeline_options
+    from voicecoach.session import options, prepare_session, voice_for
 
     saved = dict(os.environ)
     os.environ.update({k: env[k] for k in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG")})
     try:
         routine = load_file(ROUTINE)
-        voice = build_voice(routine, None, None, None, None)
-        return make_session(routine, timeline_options(lead_in=0.0), voice).timeline
+        voice = voice_for(routine)
+        return prepare_session(routine, options(lead_in=0.0), voice).timeline
     finally:
         os.environ.clear()
         os.environ.update(saved)

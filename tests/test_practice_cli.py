@@ -7,13 +7,14 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from typer.testing import CliRunner
 
-import voicecoach.practice  # noqa: F401  (registers the commands on the app)
+import voicecoach.cli.practice  # noqa: F401  (registers the commands on the app)
 from voicecoach.cli import app
-from voicecoach.history import Entry, read, record
-from voicecoach.practice import confirm_safety, level_for, safety_question, todays_plan
-from voicecoach.routine import builtin_ids, load
-from voicecoach.safety import full_text
-from voicecoach.schedule import load_schedule
+from voicecoach.practice.history import Entry, read, record
+from voicecoach.practice.plan import level_for, todays_plan
+from voicecoach.practice.safety import confirm_safety, safety_question
+from voicecoach.routines import builtin_ids, load
+from voicecoach.routines.safety import full_text
+from voicecoach.practice.schedule import load_schedule
 
 CET = timezone(timedelta(hours=1))
 BALL = """\

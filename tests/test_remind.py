@@ -23,9 +23,9 @@ from pulse import no_server_env
 from voicecoach import sounds
 from voicecoach.duration import samples
 from voicecoach.errors import InputError
-from voicecoach.remind import (after_chime, next_deadline, parse_every, parse_hours, run, slot_in_day,
+from voicecoach.practice.desk import (after_chime, next_deadline, parse_every, parse_hours, run, slot_in_day,
                                slots_between)
-from voicecoach.routine import load
+from voicecoach.routines import load
 from voicecoach.timeline import compile, phrases, sounds_needed
 
 DAY = date(2024, 3, 4)
@@ -188,9 +188,9 @@ def test_the_prompt_chime_moves_the_break_without_changing_its_intervals():
 
 
 def _opts():
-    from voicecoach.cli import timeline_options
+    from voicecoach.session import options
 
-    return timeline_options()
+    return options()
 
 
 # ------------------------------------------------------------------ the command

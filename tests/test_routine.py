@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from voicecoach import routine as rt
+from voicecoach import routines as rt
 from voicecoach.cli import app
 from voicecoach.errors import RoutineError
 

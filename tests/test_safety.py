@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import soundfile
 
-from voicecoach import safety
+from voicecoach.routines import safety
 
 
 def test_full_text_holds_every_item_and_fits_80_columns():

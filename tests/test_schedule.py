@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 
 from voicecoach.errors import RoutineError
-from voicecoach.routine import expand, load
-from voicecoach.schedule import DAYS, builtin_path, load_schedule
+from voicecoach.routines import expand, load
+from voicecoach.practice.schedule import DAYS, builtin_path, load_schedule
 
 MONDAY, THURSDAY, SUNDAY = date(2024, 3, 4), date(2024, 3, 7), date(2024, 3, 10)
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from audiofind import find
 from voicecoach import level, sounds
 from voicecoach.cli import app
-from voicecoach.routine import builtin_ids, expand, load
+from voicecoach.routines import builtin_ids, expand, load
 
 RATE = 22050
 
@@ -87,12 +87,12 @@ def test_compressed_exports_decode_to_the_wav_duration(exported, tmp_path, suffi
 
 
 def test_play_and_export_render_the_same_samples(exported, monkeypatch):
-    from voicecoach.cli import build_voice, make_session, timeline_options
+    from voicecoach.session import options, prepare_session, voice_for
 
     wav, plan = exported[0]["kd4"]
     routine = load("kd4")
     monkeypatch.setenv("VOICECOACH_CACHE_DIR", exported[1]["VOICECOACH_CACHE_DIR"])
-    session = make_session(routine, timeline_options(), build_voice(routine, None, None, None, None))
+    session = prepare_session(routine, options(), voice_for(routine))
     assert session.timeline.to_dict() == plan
     pcm = np.rint(np.clip(session.render(0, plan["total_samples"]), -1, 1) * 32767).astype(np.int16)
     assert np.array_equal(pcm, sf.read(str(wav), dtype="int16")[0])

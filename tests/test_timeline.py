@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from voicecoach import routine as rt
+from voicecoach import routines as rt
 from voicecoach.errors import RoutineError
 from voicecoach.timeline import Options, compile, phrases
 
@@ -96,7 +96,7 @@ def test_a_scaled_session_drops_cues_that_no_longer_fit_instead_of_failing():
 
 @pytest.mark.parametrize("level", [1, 4, 7])
 def test_the_gentle_start_progression_grows_every_technique_and_keeps_the_rules(level):
-    from voicecoach.progression import at_level
+    from voicecoach.routines.progression import at_level
 
     routine = at_level(rt.load("gentle-start"), level)
     assert {s.duration for s in routine.steps} == {min(120.0, 30.0 + 15.0 * (level - 1))}

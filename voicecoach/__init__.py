@@ -1,6 +1,57 @@
 """voicecoach: voice-guided audio routines, paced exact to the sample.
 
-Library use: `routine.load("morning")` -> `session.prepare(...)` -> `session.render(start, n)`;
-`export.export_audio(...)` writes files, `sinks.open_sink()` plays live.
+The library API (what the CLI, the tests and bench/ use)::
+
+    import voicecoach as vc
+
+    routine = vc.load("morning")                      # a built-in id, a routine name or a path
+    session = vc.prepare(routine)                     # speech synthesized, timeline compiled
+    vc.export_session(session, "m.mp3")                # one audio file, with chapters
+    with vc.LivePlay() as live:                       # the sound device, opened at once
+        live.play(session.timeline, session.render, on_end=vc.recorder(routine, session.timeline))
+    vc.todays_plan(datetime.date.today())             # the routine ids the weekly schedule names
+
+Names are imported on first use, so `import voicecoach` stays fast.
 """
+from __future__ import annotations
+
+import importlib
+
 __version__ = "0.1.0"
+
+_API = {
+    "load": ("voicecoach.routines", "load"),
+    "load_text": ("voicecoach.routines", "load_text"),
+    "Routine": ("voicecoach.routines", "Routine"),
+    "expand": ("voicecoach.routines", "expand"),
+    "timed_seconds": ("voicecoach.routines", "timed_seconds"),
+    "Voice": ("voicecoach.speech", "Voice"),
+    "voice_for": ("voicecoach.session", "voice_for"),
+    "options": ("voicecoach.session", "options"),
+    "prepare": ("voicecoach.session", "prepare_session"),
+    "estimated_timeline": ("voicecoach.session", "estimated_timeline"),
+    "Session": ("voicecoach.session", "Session"),
+    "export_session": ("voicecoach.export", "export_session"),
+    "export_routine": ("voicecoach.export", "export_routine"),
+    "LivePlay": ("voicecoach.player", "LivePlay"),
+    "Outcome": ("voicecoach.player", "Outcome"),
+    "Interrupted": ("voicecoach.player", "Interrupted"),
+    "recorder": ("voicecoach.practice.history", "recorder"),
+    "todays_plan": ("voicecoach.practice.plan", "todays_plan"),
+}
+
+__all__ = sorted(_API) + ["__version__"]
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _API[name]
+    except KeyError:
+        raise AttributeError(f"module 'voicecoach' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -46,14 +46,14 @@ def config_path() -> Path:
 
 def load_config(path: Path | None = None) -> Config:
     """The config file's settings; a missing file is an empty config, a bad one a RoutineError-style line."""
-    from . import document
-    from .routine import _Builder
+    from .routines import document
+    from .routines import Validator
 
     path = path or config_path()
     if not path.is_file():
         return Config()
     root = document.read(path)
-    b = _Builder(path, ())
+    b = Validator(path, ())
     fields = b.mapping(root, "settings")
     b.check_keys(root, CONFIG_KEYS, "the config file")
     values: dict = {}

@@ -13,10 +13,10 @@ import errno
 import json
 import math
 import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from typing import ContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from mutagen import MutagenError
 
 from voicecoach.chapters import write_tags
 from voicecoach.errors import ExportError, InputError
+from voicecoach.files import atomic
 from voicecoach.subtitles import SUBTITLE_FORMATS, one_line
 from voicecoach.timeline import Timeline
 
@@ -118,120 +119,8 @@ def _reported(path: Path, sound: soundfile.SoundFile | None = None) -> Iterator[
         raise ExportError(f"cannot write {path}: {_reason(err)}") from err
 
 
-def _check_folder(path: Path) -> None:
-    folder = path.parent
-    if not folder.is_dir():
-        raise ExportError(f"cannot write {path}: the folder {folder} does not exist")
-    if path.is_dir():
-        raise ExportError(f"cannot write {path}: it is a folder")
-
-
-def _partial_prefix(path: Path) -> str:
-    return f".{path.stem}.partial-"
-
-
-def _create_temp(path: Path) -> Path:
-    """Create an empty, uniquely named `.NAME.partial-PID-XXXXXXXX.SUFFIX` beside `path`.
-
-    The temp keeps the target's suffix so anything that looks at names sees the
-    right format; it is created with mode 0666 minus the umask, as the target would be.
-    The writer's process id in the name lets a later export tell a temp file
-    whose writer was killed from one still being written.
-    """
-    _check_folder(path)
-    for _ in range(100):
-        tmp = path.with_name(f"{_partial_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        except OSError as err:
-            raise ExportError(f"cannot write {path}: {_reason(err)}") from err
-        os.close(fd)
-        return tmp
-    raise ExportError(f"cannot write {path}: no free temporary name in {path.parent}")
-
-
-def _alive(pid: int) -> bool:
-    """Whether process `pid` exists here; where that cannot be asked safely, assume it does."""
-    if os.name != "posix":
-        return True  # os.kill(pid, 0) would terminate it on Windows
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, but belongs to someone else
-    return True
-
-
-def _remove_stale(path: Path) -> None:
-    """Remove the temp files of earlier exports of `path` whose process was killed.
-
-    A SIGKILL or a power cut gives no chance to clean up; the next export of
-    the same file does it, and leaves alone any temp file whose writer still runs.
-    """
-    prefix = _partial_prefix(path)
-    try:
-        names = [p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(path.suffix)]
-    except OSError:
-        return
-    for old in names:
-        pid = old.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            try:
-                old.unlink()
-            except OSError:
-                pass  # someone else's file, or already gone: the export itself succeeded
-
-
-def _fsync_file(tmp: Path) -> None:
-    # "rb+": Windows only flushes a handle that is open for writing.
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX only; best effort)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on a folder; the file itself is already synced
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temp path beside `path`; when the block ends normally, sync it and rename it to `path`.
-
-    If the block raises (anything, KeyboardInterrupt included) the temp file is
-    removed and `path` is left untouched.
-    """
-    tmp = _create_temp(path)
-    try:
-        yield tmp
-        with _reported(path):
-            _fsync_file(tmp)
-            os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass  # the original error matters more than a temp file we could not remove
-        raise
-    _fsync_folder(path.parent)
-    _remove_stale(path)
-
-
 def _write_text(path: Path, text: str) -> Path:
-    with _atomic(path) as tmp:
+    with atomic(path, _reported) as tmp:
         with _reported(path), open(tmp, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
     return path
@@ -292,7 +181,7 @@ def export_audio(
     step = max(1, round(block_seconds * rate))
     pcm16 = fmt.subtype == "PCM_16"
 
-    with _atomic(path) as tmp:
+    with atomic(path, _reported) as tmp:
         with _reported(path):
             sound = soundfile.SoundFile(
                 tmp, "w", samplerate=rate, channels=1, format=fmt.format, subtype=fmt.subtype
@@ -362,3 +251,69 @@ def write_playlist(entries: list[tuple[Path, float, str]], path: Path) -> Path:
         lines.append(f"#EXTINF:{length},{one_line(title)}")
         lines.append(name)
     return _write_text(path, "\n".join(lines) + "\n")
+
+
+# --- whole sessions ------------------------------------------------------------
+
+
+def _quiet(label: str):
+    return nullcontext(None)
+
+
+def export_session(session, output: Path, timeline_json: Path | None = None, subtitles: Path | None = None,
+                   progress: Callable[[str], ContextManager] = _quiet) -> str:
+    """Write a prepared session as audio (and its side files); return a one-line summary of what was written.
+
+    `progress(label)` is a context manager giving a progress(done, total) callback or None.
+    """
+    from voicecoach.duration import clock
+
+    output = Path(output)
+    tl = session.timeline
+    with progress(f"Writing {output.name}") as report:
+        export_audio(tl, session.render, output, progress=report)
+    if timeline_json:
+        write_timeline_json(tl, timeline_json)
+    if subtitles:
+        write_subtitles(tl, subtitles)
+    parts = f"{len(tl.steps)} chapters" if FORMATS[output.suffix.lower()].chapters else f"{len(tl.steps)} steps"
+    return f"wrote {output} ({clock(tl.seconds)}, {parts})"
+
+
+def export_routine(routine, output: Path, voice_of: Callable | None = None, options=None,
+                   timeline_json: Path | None = None, subtitles: Path | None = None,
+                   progress: Callable[[str], ContextManager] = _quiet) -> str:
+    """Load (by id or path, or take) a routine, prepare it with `voice_of(routine)` and export it.
+
+    Every suffix is checked before the slow part, so a typo costs nothing.
+    """
+    from voicecoach.routines import load
+    from voicecoach.session import prepare_session
+
+    output = Path(output)
+    for path, table, what in ((output, FORMATS, "audio"), (subtitles, SUBTITLE_FORMATS, "subtitle")):
+        if path is not None and Path(path).suffix.lower() not in table:
+            raise InputError(f"'{Path(path).suffix or Path(path).name}' is not an {what} format voicecoach writes; "
+                             "choose " + ", ".join(table))
+    r = load(routine) if isinstance(routine, (str, Path)) else routine
+    with progress("Preparing speech") as report:
+        session = prepare_session(r, options, voice_of(r) if voice_of else None, report)
+    return export_session(session, output, timeline_json, subtitles, progress)
+
+
+def export_all(folder: Path, voice_of: Callable | None = None, options=None,
+               progress: Callable[[str], ContextManager] = _quiet) -> Iterator[str]:
+    """Export every built-in routine as mp3 with .vtt subtitles, then an .m3u playlist; yield a line per file."""
+    from voicecoach.routines import builtin_ids, load
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for rid in builtin_ids():
+        r = load(rid)
+        target = folder / f"{rid}.mp3"
+        yield export_routine(r, target, voice_of, options, subtitles=folder / f"{rid}.vtt", progress=progress)
+        entries.append((target, soundfile.info(str(target)).duration, r.title))
+    playlist = folder / "voicecoach.m3u"
+    write_playlist(entries, playlist)
+    yield f"wrote {playlist} ({len(entries)} routines)"

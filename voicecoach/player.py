@@ -27,7 +27,6 @@ class Outcome:
     position: int
     total: int
     finished: bool
-    quit: bool = False
 
 
 def step_at(timeline: Timeline, sample: int) -> StepSpan | None:
@@ -177,7 +176,7 @@ class Player:
                 if key is not None and not self.handle(key):
                     position = self.sink.position()
                     self.sink.stop()
-                    return Outcome(position, total, finished=False, quit=True)
+                    return Outcome(position, total, finished=False)
                 if show is not None and time.monotonic() - last_shown >= 0.25:
                     show(status(self.timeline, self.sink.position(), self.paused))
                     last_shown = time.monotonic()
@@ -193,3 +192,61 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, outcome: Outcome):
         super().__init__()
         self.outcome = outcome
+
+
+class LivePlay:
+    """The one live-play path: a sink opened early (so "no audio device" comes within
+    milliseconds), sessions played on it with keys and a display, every end reported.
+
+    Use as a context manager; whatever happens, no stream is left playing.
+    """
+
+    def __init__(self, backend: str | None = None, device: str | None = None):
+        self.backend = backend
+        self.device = device
+        self._sink = self._open()
+
+    def _open(self):
+        from .sinks import open_sink
+
+        with quiet_stderr():
+            return open_sink(self.backend, self.device)
+
+    def ready(self) -> None:
+        """Open the next stream now (a sink plays one stream), so a later play starts at once."""
+        if self._sink is None:
+            self._sink = self._open()
+
+    def play(self, timeline: Timeline, render, keys: Callable[[], str | None] = lambda: None,
+             show: Callable[[str], None] | None = None,
+             on_end: Callable[[Outcome], None] | None = None) -> Outcome:
+        """Play one session to its end or until quit; `on_end(outcome)` runs however it ends.
+
+        Ctrl-C stops the sound, calls `on_end`, then raises `Interrupted`.
+        """
+        self.ready()
+        player = Player(timeline, render, self._sink, self._open)
+        self._sink = None  # the player owns it now, and any stream a key reopens
+        try:
+            outcome = player.run(keys=keys, show=show)
+        except Interrupted as stop:
+            if on_end is not None:
+                on_end(stop.outcome)
+            raise
+        finally:
+            player.sink.stop()
+        if on_end is not None:
+            on_end(outcome)
+        return outcome
+
+    def close(self) -> None:
+        """Release the stream opened ahead, if any."""
+        if self._sink is not None:
+            self._sink.stop()
+            self._sink = None
+
+    def __enter__(self) -> "LivePlay":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -13,16 +13,58 @@ import numpy as np
 
 from . import level, sounds
 from .mixer import Mixer
-from .routine import Routine, expand
+from .routines.model import Routine, expand
+from .routines.safety import SHORT_REMINDER
 from .timeline import Options, Timeline, compile, phrases, sounds_needed
 
 Progress = Callable[[int, int], None]
+SAMPLE_RATE = 22050  # Hz: the session's sample rate unless the caller asks for another
+DEFAULT_WPM = 160  # words per minute: calm enough to follow with eyes closed
+# espeak-ng at DEFAULT_WPM says about 15 characters a second: an estimate for checks without an engine
+ESTIMATED_CHARS_PER_SECOND = 15
 # Bump when trim or normalize_speech change, so levelled clips made before are not reused.
 LEVELLED_VERSION = 3
 
 
+def options(sample_rate: int = SAMPLE_RATE, scale: float = 1.0, safety: bool = True, **extra) -> Options:
+    """Timeline options as every front end wants them: the spoken safety reminder is on by default."""
+    return Options(sample_rate=sample_rate, scale=scale, safety=safety, safety_text=SHORT_REMINDER, **extra)
+
+
+def voice_for(routine: Routine | None = None, voice: str | None = None, wpm: int | None = None,
+              volume: float | None = None, tts_command: str | None = None, config=None):
+    """The Voice to speak with: the arguments first, then the config file, then the routine, then calm defaults."""
+    from .config import load_config
+    from .speech import Voice, parse_command
+
+    cfg = config if config is not None else load_config()
+    command = parse_command(tts_command) if tts_command else cfg.tts_command
+    engine = "command" if command else (cfg.engine or "pyttsx3")
+    rv = routine.voice if routine is not None else None
+    return Voice(
+        engine=engine,
+        voice=voice or cfg.voice or (rv.voice if rv else None),
+        rate=wpm or cfg.rate or (rv.rate if rv else None) or DEFAULT_WPM,
+        volume=volume if volume is not None else (cfg.volume if cfg.volume is not None else (rv.volume if rv else None)),
+        command=command,
+    )
+
+
+def estimated_timeline(routine: Routine, opts: Options | None = None) -> Timeline:
+    """The timeline with speech lengths estimated from the text (no engine needed).
+
+    Catches a cue that plainly cannot fit, and gives a session's length for planning.
+    """
+    opts = opts or options()
+    rate = opts.sample_rate
+    speech = {t: int(len(t) / ESTIMATED_CHARS_PER_SECOND * rate) + 1 for t in phrases(routine, opts)}
+    return compile(routine, speech, {n: len(c) for n, c in sound_clips(routine, rate).items()}, opts)
+
+
 @dataclass
 class Session:
+    """A routine ready to sound: its timeline and the mixer that renders it."""
+
     routine: Routine
     timeline: Timeline
     mixer: Mixer
@@ -87,3 +129,13 @@ def prepare(routine: Routine, options: Options, speaker, progress: Progress | No
                        options)
     bank = {("speech", t): c for t, c in clips.items()} | {("sound", n): c for n, c in sound.items()}
     return Session(routine, timeline, Mixer(timeline, bank))
+
+
+def prepare_session(routine: Routine, opts: Options | None = None, voice=None,
+                    progress: Progress | None = None) -> Session:
+    """Synthesize with `voice` (default: `voice_for(routine)`) and compile with `opts` (default: `options()`)."""
+    from .speech import Speaker
+
+    opts = opts or options()
+    with Speaker(voice or voice_for(routine), opts.sample_rate) as speaker:
+        return prepare(routine, opts, speaker, progress)

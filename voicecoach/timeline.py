@@ -187,7 +187,7 @@ def _continues(prev, exp) -> bool:
 
 def phrases(routine, options: Options) -> list[str]:
     """Every text the timeline may speak, in order of first use (what to synthesize)."""
-    from .routine import expand
+    from .routines.model import expand
 
     out: list[str] = []
     if options.lead_in > 0:
@@ -215,7 +215,7 @@ def phrases(routine, options: Options) -> list[str]:
 
 def sounds_needed(routine) -> list[str]:
     """Every sound name the timeline may play (chimes by role, and the cues' own sounds)."""
-    from .routine import expand
+    from .routines.model import expand
 
     names = list(_chimes(routine).values())
     names += [c.sound for e in expand(routine) for c in e.step.cues if c.sound]
@@ -254,7 +254,7 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
     Guarantees the rules of the routine format: exact intervals, elastic announcements,
     cues at exact offsets, no overlapping speech. A cue that cannot fit raises RoutineError.
     """
-    from .routine import expand
+    from .routines.model import expand
 
     rate = options.sample_rate
     clock = _Clock(speech, sounds, rate)

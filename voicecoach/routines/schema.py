@@ -5,7 +5,7 @@ loader accepts, so the two cannot drift apart silently.
 """
 from __future__ import annotations
 
-from .routine import BREATHE_KEYS, CHIME_ROLES, CUE_KEYS, ROUTINE_KEYS, STEP_KEYS, VOICE_KEYS
+from .model import BREATHE_KEYS, CHIME_ROLES, CUE_KEYS, ROUTINE_KEYS, STEP_KEYS, VOICE_KEYS
 
 _DURATION = {
     "description": "seconds (30, 2.5) or '90s', '2m', '1m30s', '1.5m', '1:30'",

@@ -96,7 +96,7 @@ def write(data: bytes, path: Path) -> None:
 
     Raises ExportError when it cannot be written; nothing partial is left behind.
     """
-    from .errors import ExportError
+    from ..errors import ExportError
 
     tmp = None
     try:

@@ -1,137 +1,26 @@
-"""The daily practice: the week, today's plan, the history, the safety page (registered on the app).
-
-Also the small library functions the play command leans on: `todays_plan`,
-`level_for` and `confirm_safety`.
-"""
+"""The daily practice commands: week, today, history, safety, and desk mode (remind)."""
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
-from collections.abc import Callable
 from datetime import date, time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from .cli import app, handled
+from ..practice.plan import FALLBACK, at_current_level, calendar_plans, level_for, todays_plan
+from .app import BackendOpt, DeviceOpt, TtsOpt, VoiceOpt, WpmOpt, app, handled
 
-FALLBACK = "morning"  # what plays on a day the schedule leaves empty
-SAFETY_FILE = "safety-confirmed"
-# espeak-ng at 160 words per minute says about 15 characters a second
-_CHARS_PER_SECOND = 15
 _GRID_NONE, _GRID_SOME, _GRID_DONE = "·", "▫", "▪"
 
 
-# ------------------------------------------------------------------ library functions
-
-def todays_plan(day: date, schedule=None) -> list[str]:
-    """The routine ids to play on `day`: the schedule's list, or [FALLBACK] on a rest day."""
-    from .schedule import load_schedule
-
-    schedule = schedule or load_schedule()
-    return schedule.for_date(day) or [FALLBACK]
-
-
-def level_for(routine, entries) -> int:
-    """The routine's progression level after its finished sessions in `entries` (1 without a progression)."""
-    from .history import finished_count
-
-    if routine.progression is None:
-        return 1
-    return routine.progression.level_after(finished_count(entries, routine.id))
-
-
-def at_current_level(routine, entries):
-    """The routine as it plays now: each timed step at the level `entries` have earned."""
-    from .progression import at_level
-
-    return at_level(routine, level_for(routine, entries))
-
-
-def estimated_seconds(routine) -> float:
-    """The session's length with announcements, from an estimate of the speech (no engine needed)."""
-    from .cli import timeline_options
-    from .sounds import load as load_sound
-    from .timeline import compile, phrases, sounds_needed
-
-    opts = timeline_options()
-    rate = opts.sample_rate
-    speech = {t: int(len(t) / _CHARS_PER_SECOND * rate) + 1 for t in phrases(routine, opts)}
-    sound = {n: len(load_sound(n, rate, routine.folder)) for n in sounds_needed(routine)}
-    return compile(routine, speech, sound, opts).seconds
-
-
-def calendar_plans(schedule, entries) -> list:
-    """One ical.Plan per distinct day plan, its length in minutes as below.
-
-    Minutes = the timed total (at the current progression levels) rounded up to
-    whole minutes, plus a margin for announcements: the estimated length with
-    speech and preparation time (see `estimated_seconds`) minus the timed total,
-    also rounded up to whole minutes.
-    """
-    from .ical import Plan, group_week
-    from .routine import load, timed_seconds
-
-    plans = []
-    week = [(i, tuple(ids)) for i, (_, ids) in enumerate(schedule.week())]
-    for weekdays, ids in group_week(week):
-        routines = [at_current_level(load(rid), entries) for rid in ids]
-        timed = sum(timed_seconds(r) for r in routines)
-        margin = sum(estimated_seconds(r) for r in routines) - timed
-        minutes = math.ceil(timed / 60 - 1e-9) + max(0, math.ceil(margin / 60 - 1e-9))
-        plans.append(Plan(weekdays, ids, tuple(r.title for r in routines), minutes))
-    return plans
-
-
-def confirm_safety(ask: Callable[[str], bool]) -> bool:
-    """True if the person confirmed, now or before, that none of the contraindications apply.
-
-    Asks once through `ask(question)`; a yes is remembered in
-    data_dir()/safety-confirmed ({"confirmed": "YYYY-MM-DD"}), a no is not (so
-    the question comes again). If the answer cannot be saved, it is asked again
-    next time rather than failing the session.
-    """
-    from .config import data_dir
-
-    path = data_dir() / SAFETY_FILE
-    if _confirmed(path):
-        return True
-    if not ask(safety_question()):
-        return False
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"confirmed": date.today().isoformat()}) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        pass  # still confirmed for this session; the question simply comes back next time
-    return True
-
-
-def safety_question() -> str:
-    """The one question asked before the first session."""
-    from .safety import CONTRAINDICATIONS
-
-    items = " ".join(f"({i}) {text}" for i, text in enumerate(CONTRAINDICATIONS, 1))
-    return ("Self-massage is not safe with any of these: " + items
-            + " Do you confirm that none of them applies to you?")
-
-
-def _confirmed(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        date.fromisoformat(data["confirmed"])
-    except (OSError, ValueError, TypeError, KeyError):
-        return False  # missing or damaged: ask again
-    return True
-
+# ------------------------------------------------------------------ option values
 
 def parse_day(text: str | None, option: str) -> date:
     """A YYYY-MM-DD option value (today when None); InputError names the option otherwise."""
-    from .errors import InputError
+    from ..errors import InputError
 
     if text is None:
         return date.today()
@@ -146,7 +35,7 @@ def parse_day(text: str | None, option: str) -> date:
 
 def parse_at(text: str) -> time:
     """An HH:MM option value as a time; InputError otherwise."""
-    from .errors import InputError
+    from ..errors import InputError
 
     match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
@@ -156,7 +45,7 @@ def parse_at(text: str) -> time:
 
 def _history():
     """The history entries, with each damaged line reported on stderr."""
-    from .history import read
+    from ..practice.history import read
 
     entries, warnings = read()
     for warning in warnings:
@@ -177,9 +66,9 @@ def week(
     day: Optional[str] = DateOpt,
 ) -> None:
     """Show the weekly schedule with each day's timed total; --ics writes it to a calendar file."""
-    from .duration import clock
-    from .routine import load, timed_seconds
-    from .schedule import load_schedule
+    from ..duration import clock
+    from ..routines import load, timed_seconds
+    from ..practice.schedule import load_schedule
 
     with handled():
         today = parse_day(day, "--date")
@@ -193,7 +82,7 @@ def week(
                          clock(seconds) if ids else "-", i == today.weekday()))
         _print_week(rows)
         if ics is not None:
-            from .ical import build, write
+            from ..practice.calendar import build, write
 
             plans = calendar_plans(schedule, entries)
             write(build(plans, today, start), ics)
@@ -225,14 +114,13 @@ def _print_week(rows: list[tuple[str, str, str, bool]]) -> None:
 
 @app.command()
 def today(
-    ctx: typer.Context,
     day: Optional[str] = DateOpt,
     play_: bool = typer.Option(False, "--play", help="Play the routines one after another."),
 ) -> None:
     """Show what the schedule has for today (with progression levels); --play plays it."""
-    from .duration import clock
-    from .routine import load, timed_seconds
-    from .schedule import load_schedule
+    from ..duration import clock
+    from ..routines import load, timed_seconds
+    from ..practice.schedule import load_schedule
 
     with handled():
         when = parse_day(day, "--date")
@@ -252,15 +140,9 @@ def today(
                 typer.echo(f"  {'':<{width}}  {'':>6}  level {level} of {r.progression.levels}: "
                            f"{r.progression.seconds(level):g} s per technique")
     if play_:
-        play_routines(ctx, ids)
+        from .live import PlayChoices, play_routines
 
-
-def play_routines(ctx: typer.Context, ids: list[str]) -> None:
-    """Run the `play` command for each routine, as if typed; a failed or interrupted one stops the rest."""
-    command = ctx.find_root().command.get_command(ctx, "play")
-    for rid in ids:
-        with command.make_context("play", ["--", rid], parent=ctx) as sub:
-            command.invoke(sub)
+        play_routines(ids, PlayChoices())
 
 
 @app.command()
@@ -269,7 +151,7 @@ def history(
     day: Optional[str] = typer.Option(None, "--today", help="Count as if today were YYYY-MM-DD."),
 ) -> None:
     """Days practiced, minutes, the current and longest streak, and the last 30 days."""
-    from .history import GRID_DAYS, stats
+    from ..practice.history import GRID_DAYS, stats
 
     with handled():
         when = parse_day(day, "--today")
@@ -297,14 +179,12 @@ def _days(n: int) -> str:
 @app.command()
 def safety() -> None:
     """Print the red flags, contraindications and when to see a professional."""
-    from .safety import full_text
+    from ..practice.safety import full_text
 
     typer.echo(full_text(), nl=False)
 
 
 # ------------------------------------------------------------------------- desk mode
-
-from .cli import RateOpt, TtsOpt, VoiceOpt  # noqa: E402 - the shared option definitions
 
 DESK_BREAK = "desk-break"
 
@@ -316,10 +196,10 @@ def remind(
                                                      "9-17 or 08:30-17:30 (22-6 runs over midnight)."),
     count: Optional[int] = typer.Option(None, "--count", min=1, help="Stop after N prompts "
                                                                      "(default: run until Ctrl-C)."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="simpleaudio or miniaudio."),
-    device: Optional[str] = typer.Option(None, "--device", help="Output device name (see your sound settings)."),
+    backend: Optional[str] = BackendOpt,
+    device: Optional[str] = DeviceOpt,
     voice: Optional[str] = VoiceOpt,
-    rate: Optional[int] = RateOpt,
+    wpm: Optional[int] = WpmOpt,
     tts_command: Optional[str] = TtsOpt,
     minute_seconds: float = typer.Option(60.0, "--minute-seconds", min=0.01, max=60.0,
                                          help="Testing aid: real seconds that count as one minute (default 60). "
@@ -327,62 +207,31 @@ def remind(
                                               "shortened by the same factor; speech keeps its pace."),
 ) -> None:
     """Desk mode: a chime and a spoken prompt every hour, then a timed walk and a seated glute squeeze."""
-    from dataclasses import replace
-    from datetime import timedelta
-
-    from . import history, remind as desk
-    from .cli import build_voice, make_session, timeline_options
-    from .config import load_config
-    from .duration import clock, spoken
-    from .errors import InputError
-    from .commands import record_session
-    from .player import Interrupted, Player, quiet_stderr
-    from .routine import load
-    from .sinks import open_sink
+    from ..config import load_config
+    from ..duration import spoken
+    from ..player import LivePlay
+    from ..practice import desk, history
+    from ..session import voice_for
 
     with handled():
         period = desk.parse_every(every)
         start, end = desk.parse_hours(hours)
         cfg = load_config()
-        backend, device = backend or cfg.backend, device or cfg.device
-        # open the device before the slow part, so "no audio device" comes within seconds
-        with quiet_stderr():
-            sink = open_sink(backend, device)
-        try:
-            scale = minute_seconds / 60
-            # the spoken prompt takes the place of the routine's own intro, which says the same
-            r = replace(load(DESK_BREAK), intro=desk.PROMPT_TEXT)
-            session = make_session(r, timeline_options(scale=scale), build_voice(r, voice, rate, None, tts_command))
-            tl, render = desk.prompted(session)
-            length = timedelta(seconds=tl.seconds / scale)
-            if period <= length:
-                raise InputError(f"--every {every!r}: a desk break takes {clock(length.total_seconds())}; "
-                                 "choose a longer period")
+        scale = minute_seconds / 60
+        # the device is opened before the slow part, so "no audio device" comes within seconds
+        with LivePlay(backend or cfg.backend, device or cfg.device) as live:
+            routine, tl, render = desk.prepare_break(
+                scale, lambda r: voice_for(r, voice, wpm, None, tts_command, cfg), period, every)
             done = 0
 
             def prompt(deadline) -> None:
-                nonlocal sink, done
+                nonlocal done
                 n, total = (done + 1, count) if count else desk.slot_in_day(deadline, period, start, end)
                 typer.echo(f"{deadline:%H:%M} desk break ({n} of {total}{'' if count else ' today'})")
-                started = history.local_now()
-
-                def remember(position: int, finished: bool) -> None:
-                    record_session(r, tl, started, position, scale, finished)
-
-                try:
-                    outcome = Player(tl, render, sink).run()
-                except Interrupted as stop:
-                    remember(stop.outcome.position, False)
-                    raise
-                finally:
-                    sink.stop()  # a sink plays one stream
-                    sink = None
-                remember(outcome.position, outcome.finished)
+                live.play(tl, render, on_end=history.recorder(routine, tl, scale))
                 done += 1
                 if count is None or done < count:
-                    # ready before the next deadline, so opening the device never delays a prompt
-                    with quiet_stderr():
-                        sink = open_sink(backend, device)
+                    live.ready()  # before the next deadline, so opening the device never delays a prompt
 
             def skipped(n: int) -> None:
                 typer.echo(f"skipped {n} missed reminder{'' if n == 1 else 's'} while away")
@@ -397,9 +246,6 @@ def remind(
                 typer.echo(f"Stopped; {_breaks(done)} done.", err=True)
                 raise typer.Exit(130) from None
             typer.echo(f"Done: {_breaks(done)}.")
-        finally:
-            if sink is not None:
-                sink.stop()
 
 
 def _breaks(n: int) -> str:

@@ -45,7 +45,7 @@ class Schedule:
 
 def builtin_path() -> Path:
     """The schedule that ships with voicecoach."""
-    from .routine import library_dir
+    from ..routines import library_dir
 
     return library_dir() / "schedule.yaml"
 
@@ -55,7 +55,7 @@ def user_path() -> Path:
     override = os.environ.get("VOICECOACH_SCHEDULE")
     if override:
         return Path(override).expanduser()
-    from .config import config_dir
+    from ..config import config_dir
 
     return config_dir() / "schedule.yaml"
 
@@ -75,11 +75,11 @@ def load_schedule(path: Path | None = None) -> Schedule:
 
 
 def _read(path: Path) -> Schedule:
-    from . import document
-    from .routine import _Builder
+    from ..routines import document
+    from ..routines import Validator
 
     root = document.read(path)
-    b = _Builder(path, ())
+    b = Validator(path, ())
     fields = b.mapping(root, "a schedule")
     b.check_keys(root, SCHEDULE_KEYS, "the schedule")
     if "version" in fields and fields["version"].value != 1:
@@ -106,15 +106,15 @@ def _routines(b, node, day: str, folder: Path) -> tuple[str, ...]:
     if node.value is None:
         return ()
     if not isinstance(node.value, list):
-        from .document import describe
+        from ..routines.document import describe
 
         raise b.fail(node, f"expected {_EXAMPLE} for {day}, found {describe(node.value)}")
     return tuple(_routine(b, item, day, folder) for item in node.value)
 
 
 def _routine(b, node, day: str, folder: Path) -> str:
-    from .errors import InputError
-    from .routine import builtin_ids, find
+    from ..errors import InputError
+    from ..routines import builtin_ids, find
 
     ref = b.text(node, f"a routine id for {day}")
     if ref.endswith((".yaml", ".yml")) or "/" in ref or os.sep in ref:

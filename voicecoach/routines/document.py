@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .errors import RoutineError
+from ..errors import RoutineError
 
 MAX_BYTES = 1_000_000
 MAX_VALUES = 20_000

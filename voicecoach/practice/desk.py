@@ -22,8 +22,8 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
-from .errors import InputError
-from .timeline import Event, Timeline
+from ..errors import InputError
+from ..timeline import Event, Timeline
 
 # How late a deadline may be noticed and still be played: a wake-up a little
 # after the deadline is an ordinary one; later than this the clock jumped
@@ -97,7 +97,7 @@ def slots_between(since: datetime, until: datetime, every: timedelta, start: tim
 
 def parse_every(text: str) -> timedelta:
     """An --every value ('60m', '45m', '90s', '1:30') as a timedelta; InputError otherwise."""
-    from .duration import parse_duration
+    from ..duration import parse_duration
 
     try:
         seconds = parse_duration(text)
@@ -213,12 +213,37 @@ def prompted(session):
     The spoken prompt is the routine's intro (the caller sets it), so it is
     synthesized and levelled with the rest; only the chime is added here.
     """
-    from . import sounds
-    from .duration import samples
-    from .mixer import Mixer
+    from .. import sounds
+    from ..duration import samples
+    from ..mixer import Mixer
 
     rate = session.timeline.sample_rate
     clip = sounds.load(PROMPT_SOUND, rate)
     timeline = after_chime(session.timeline, PROMPT_SOUND, len(clip), samples(PROMPT_GAP, rate))
     mixer = Mixer(timeline, {**session.mixer.clips, ("sound", PROMPT_SOUND): clip})
     return timeline, mixer.render
+
+
+DESK_BREAK = "desk-break"
+
+
+def prepare_break(scale: float = 1.0, voice_of=None, period: timedelta | None = None, every: str | None = None,
+                  progress=None):
+    """The desk break as it plays after each prompt: (routine, timeline, render).
+
+    The spoken prompt takes the place of the routine's own intro, which says the
+    same. With `period`, InputError when a break would not fit in it (`every`
+    names the option as the user wrote it).
+    """
+    from ..duration import clock
+    from ..routines import load
+    from ..session import options, prepare_session
+
+    routine = replace(load(DESK_BREAK), intro=PROMPT_TEXT)
+    session = prepare_session(routine, options(scale=scale), voice_of(routine) if voice_of else None, progress)
+    tl, render = prompted(session)
+    length = timedelta(seconds=tl.seconds / scale)
+    if period is not None and period <= length:
+        raise InputError(f"--every {every!r}: a desk break takes {clock(length.total_seconds())}; "
+                         "choose a longer period")
+    return routine, tl, render

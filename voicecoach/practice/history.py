@@ -59,7 +59,7 @@ def local_now() -> datetime:
 
 
 def history_path() -> Path:
-    from .config import data_dir
+    from ..config import data_dir
 
     return data_dir() / FILE_NAME
 
@@ -69,7 +69,7 @@ def record(entry: Entry, path: Path | None = None) -> None:
 
     Raises EnvironmentProblem when the file cannot be written.
     """
-    from .errors import EnvironmentProblem
+    from ..errors import EnvironmentProblem
 
     path = path or history_path()
     line = (json.dumps(entry.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
@@ -99,7 +99,7 @@ def read(path: Path | None = None) -> tuple[list[Entry], list[str]]:
     A missing file is an empty history. Raises EnvironmentProblem if the file
     exists but cannot be read at all.
     """
-    from .errors import EnvironmentProblem
+    from ..errors import EnvironmentProblem
 
     path = path or history_path()
     try:
@@ -218,3 +218,20 @@ def _longest(days: list[date]) -> int:
 def finished_count(entries: list[Entry], routine_id: str) -> int:
     """How many sessions of `routine_id` were played to the end (what progression levels count)."""
     return sum(1 for e in entries if e.routine == routine_id and e.finished)
+
+
+def recorder(routine, timeline, scale: float = 1.0, path: Path | None = None):
+    """An `on_end(outcome)` for LivePlay.play that appends the session (finished or not) to the history.
+
+    The start time is taken now, when the session is about to play.
+    """
+    from ..player import timed_done
+    from ..routines import timed_seconds
+
+    started = local_now()
+
+    def on_end(outcome) -> None:
+        record(Entry(routine.id, timeline.title, started, timed_done(timeline, outcome.position),
+                     timed_seconds(routine) * scale, outcome.finished), path)
+
+    return on_end

@@ -1,0 +1,63 @@
+"""How the CLI talks: one line per error with the documented exit code, progress on a terminal only.
+
+Imports nothing else of the CLI, so every command module (and app.py) can use it.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import typer
+
+from ..errors import RoutineError, VoicecoachError
+
+settings = SimpleNamespace(debug=False)  # --debug: let tracebacks through
+
+
+@contextlib.contextmanager
+def handled() -> Iterator[None]:
+    """Turn the library's exceptions into one line on stderr and the documented exit code."""
+    try:
+        yield
+    except VoicecoachError as exc:
+        if settings.debug:
+            raise
+        typer.echo(one_line(exc), err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("voicecoach: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def one_line(exc: VoicecoachError) -> str:
+    """The error as the user sees it: one line, routine errors as FILE:LINE:COL: message."""
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, RoutineError) else f"voicecoach: {text}"
+
+
+def console_progress(label: str):
+    """A rich progress callback on a terminal; None (silence) otherwise."""
+    if not sys.stdout.isatty():
+        return contextlib.nullcontext(None)
+    return _RichProgress(label)
+
+
+class _RichProgress:
+    def __init__(self, label: str):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                 TimeRemainingColumn(), transient=True)
+        self.task = self.progress.add_task(label, total=None)
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        self.progress.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()

@@ -1,0 +1,75 @@
+"""The commands that make sound: play (live, hands-free) and export (to a file)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .app import (BackendOpt, DeviceOpt, NoSafetyOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceOpt, VolumeOpt, WpmOpt,
+                  app, console_progress, handled)
+
+
+@app.command()
+def export(
+    routine: Optional[str] = typer.Argument(None, help="A built-in id, a routine in your folder, or a path."),
+    output: Path = typer.Option(..., "-o", "--output", help="The audio file (.wav .flac .ogg .mp3), "
+                                                             "or a folder with --all."),
+    timeline: Optional[Path] = typer.Option(None, "--timeline", help="Also write the timeline as JSON."),
+    subtitles: Optional[Path] = typer.Option(None, "--subtitles", help="Also write the spoken text "
+                                                                       "(.vtt, .srt or .lrc)."),
+    all_: bool = typer.Option(False, "--all", help="Every built-in routine as mp3 with subtitles, "
+                                                   "plus an .m3u playlist, into the folder -o."),
+    voice: Optional[str] = VoiceOpt,
+    wpm: Optional[int] = WpmOpt,
+    volume: Optional[float] = VolumeOpt,
+    tts_command: Optional[str] = TtsOpt,
+    scale: float = ScaleOpt,
+    no_safety: bool = NoSafetyOpt,
+    sample_rate: int = SampleRateOpt,
+) -> None:
+    """Write a session as one audio file, with chapters where the format has them."""
+    from ..errors import InputError
+    from ..export import export_all, export_routine
+    from ..session import options, voice_for
+
+    opts = options(sample_rate, scale, not no_safety)
+    with handled():
+        if all_:
+            if routine is not None:
+                raise InputError("--all exports every built-in routine; leave out the ROUTINE argument")
+            for line in export_all(output, lambda r: voice_for(r, voice, wpm, volume, tts_command), opts,
+                                   progress=console_progress):
+                typer.echo(line)
+            return
+        if routine is None:
+            raise InputError("name a ROUTINE to export (or use --all)")
+        typer.echo(export_routine(routine, output, lambda r: voice_for(r, voice, wpm, volume, tts_command), opts,
+                                  timeline, subtitles, progress=console_progress))
+
+
+@app.command()
+def play(
+    routine: str = typer.Argument("morning", help="A built-in id, a routine in your folder, or a path."),
+    voice: Optional[str] = VoiceOpt,
+    wpm: Optional[int] = WpmOpt,
+    volume: Optional[float] = VolumeOpt,
+    tts_command: Optional[str] = TtsOpt,
+    scale: float = ScaleOpt,
+    from_: Optional[str] = typer.Option(None, "--from", help="Start at step N (1-based) or the step whose "
+                                                             "title starts with this text."),
+    no_safety: bool = NoSafetyOpt,
+    backend: Optional[str] = BackendOpt,
+    device: Optional[str] = DeviceOpt,
+    lead_in: Optional[float] = typer.Option(None, "--lead-in", min=0.0, max=120.0,
+                                            help="Seconds to get into position before anything starts "
+                                                 "(default 5)."),
+    level: Optional[int] = typer.Option(None, "--level", min=1, help="Progression level to play at "
+                                                                     "(default: from your history)."),
+    sample_rate: int = SampleRateOpt,
+) -> None:
+    """Speak and play a routine live, hands-free: space pauses, n skips, b restarts the step, q quits."""
+    from .live import PlayChoices, play_routine
+
+    play_routine(routine, PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
+                                      lead_in, level, sample_rate))

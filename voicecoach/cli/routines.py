@@ -1,0 +1,134 @@
+"""The commands about routines themselves: list, show, validate, schema, new, and the voices to speak them."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..errors import VoicecoachError
+from .app import NoSafetyOpt, ScaleOpt, TtsOpt, VoiceOpt, WpmOpt, app, console_progress, handled, one_line
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List every routine: the built-ins and those in your routine folder, with timed totals."""
+    from ..duration import clock
+    from ..routines import builtin_ids, library_dir, load_file, timed_seconds, user_dir
+
+    with handled():
+        rows = [(rid, library_dir() / f"{rid}.yaml", "built-in") for rid in builtin_ids()]
+        folder = user_dir()
+        if folder.is_dir():
+            rows += [(p.stem, p, "yours") for p in sorted(folder.glob("*.y*ml"))]
+        for rid, path, origin in rows:
+            try:
+                routine = load_file(path)
+                typer.echo(f"{rid:<20} {clock(timed_seconds(routine)):>6}  {routine.title}"
+                           + ("" if origin == "built-in" else f"  [{origin}]"))
+            except VoicecoachError as exc:
+                typer.echo(f"{rid:<20} {'?':>6}  (invalid: {one_line(exc)})")
+
+
+@app.command()
+def show(
+    routine: str = typer.Argument(..., help="A built-in id, a routine in your folder, or a path."),
+    timeline: bool = typer.Option(False, "--timeline", help="List every event with its time."),
+    scale: float = ScaleOpt,
+    no_safety: bool = NoSafetyOpt,
+    voice: Optional[str] = VoiceOpt,
+    wpm: Optional[int] = WpmOpt,
+    tts_command: Optional[str] = TtsOpt,
+) -> None:
+    """Show a routine's steps with their times, the timed total and the total with announcements."""
+    from ..duration import clock
+    from ..errors import EnvironmentProblem
+    from ..routines import expand, load, timed_seconds
+    from ..session import options, prepare_session, voice_for
+
+    with handled():
+        r = load(routine)
+        typer.echo(r.title)
+        if r.description:
+            typer.echo(r.description)
+        typer.echo("")
+        for i, exp in enumerate(expand(r), 1):
+            typer.echo(f"{i:>3}. {exp.title:<48} {clock(exp.duration * scale):>6}")
+        typer.echo("")
+        typer.echo(f"timed total: {clock(timed_seconds(r) * scale)}")
+        try:
+            with console_progress("Preparing speech") as progress:
+                session = prepare_session(r, options(scale=scale, safety=not no_safety),
+                                          voice_for(r, voice, wpm, None, tts_command), progress)
+        except EnvironmentProblem as exc:
+            typer.echo(f"total with announcements: unknown ({one_line(exc)})")
+            return
+        tl = session.timeline
+        typer.echo(f"total with announcements: {clock(tl.seconds)}")
+        if timeline:
+            typer.echo("")
+            for ev in tl.events:
+                what = ev.text if ev.text is not None else ev.sound
+                tag = ev.role or ev.phase or ""
+                step = "-" if ev.step is None else str(ev.step + 1)
+                typer.echo(f"{ev.sample / tl.sample_rate:9.3f}s  {ev.kind:<6} {tag:<9} step {step:<3} {what}")
+
+
+@app.command()
+def validate(files: List[Path] = typer.Argument(..., help="Routine files to check.")) -> None:
+    """Check routine files; exit 0 when all are valid, 1 (one line per problem) otherwise."""
+    from ..duration import clock
+    from ..routines import expand, load_file, timed_seconds
+    from ..session import estimated_timeline
+
+    bad = 0
+    for path in files:
+        try:
+            routine = load_file(path)
+            estimated_timeline(routine)  # a cue that plainly cannot fit is caught without an engine
+            n = len(expand(routine))
+            typer.echo(f"{path}: ok ({n} step{'' if n == 1 else 's'}, {clock(timed_seconds(routine))} timed)")
+        except VoicecoachError as exc:
+            typer.echo(one_line(exc), err=True)
+            bad += 1
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the routine format (for editor completion)."""
+    import json
+
+    from ..routines.schema import schema as make
+
+    typer.echo(json.dumps(make(), indent=2))
+
+
+@app.command()
+def new(
+    name: str = typer.Argument(..., help="Routine name: letters, digits and dashes."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing routine of that name."),
+) -> None:
+    """Write a commented starter routine into your routine folder."""
+    from ..routines.starter import write_starter
+
+    with handled():
+        typer.echo(f"wrote {write_starter(name, force)}")
+
+
+@app.command()
+def voices(
+    tts_command: Optional[str] = TtsOpt,
+) -> None:
+    """List the voices the speech engine offers."""
+    from ..session import voice_for
+    from ..speech import Speaker
+
+    with handled():
+        with Speaker(voice_for(None, tts_command=tts_command)) as speaker:
+            found = speaker.voices()
+        if not found:
+            typer.echo("this engine does not list its voices; see its own documentation")
+        for v in found:
+            langs = ", ".join(v.languages) if v.languages else ""
+            typer.echo(f"{v.id:<28} {v.name:<32} {langs}")

@@ -1,0 +1,127 @@
+"""The Speaker: clips for phrases, from the clip cache or the engine, at the session's sample rate.
+
+An engine writes one phrase as an audio file; the Speaker reads it, keeps it
+in the clip cache (cache.py) and hands out mono float32 clips. Loudness and
+silence are left alone (level.py does that).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import soundfile as sf
+
+from ..errors import InputError, SpeechError
+from . import cache as clipcache
+from .cache import ClipCache
+from .voice import _ENGINES, Engine, Voice, VoiceInfo, _phrase, engine_names
+
+
+def _read_output(path: Path, text: str) -> tuple[np.ndarray, int, str]:
+    """The engine's file as (mono float32, rate, subtype); SpeechError when it is no audio."""
+    try:
+        info = sf.info(str(path))
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise SpeechError(f"the speech engine wrote no readable audio for {_phrase(text)}: {exc}") from None
+    if data.shape[0] == 0:
+        raise SpeechError(f"the speech engine wrote an empty clip for {_phrase(text)}")
+    subtype = info.subtype if data.shape[1] == 1 else "FLOAT"  # a channel average is no longer 16-bit
+    return np.ascontiguousarray(data.mean(axis=1, dtype=np.float32)), int(rate), subtype
+
+
+class Speaker:
+    """Clips for phrases, from the cache or the engine; use as a context manager.
+
+    `cache_dir` is the clip folder itself (default: `cache_dir()`); `timeout` is
+    the most seconds one phrase may take (a public attribute, may be changed).
+    """
+
+    def __init__(self, voice: Voice, sample_rate: int = 22050, cache_dir: Path | None = None,
+                 timeout: float = 30.0):
+        if voice.engine not in _ENGINES:
+            raise InputError(f"unknown speech engine {voice.engine!r}; choose one of: {', '.join(engine_names())}")
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+            raise InputError(f"sample rate must be a positive whole number, not {sample_rate!r}")
+        if not timeout > 0:
+            raise InputError(f"speech timeout must be positive, not {timeout!r}")
+        self.voice = voice
+        self.sample_rate = sample_rate
+        self.timeout = float(timeout)
+        self.cache = ClipCache(Path(cache_dir) if cache_dir is not None else clipcache.cache_dir())
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, built on first use (a fully cached session never builds it)."""
+        if self._engine is None:
+            self._engine = _ENGINES[self.voice.engine](self.voice)
+        return self._engine
+
+    @staticmethod
+    def _unique(texts: Iterable[str]) -> list[str]:
+        return list(dict.fromkeys(texts))
+
+    def missing(self, texts: Iterable[str]) -> list[str]:
+        """Return the unique texts (in first-seen order) that `clips` would synthesize."""
+        self.cache.refresh()
+        return [t for t in self._unique(texts)
+                if t.strip() and self.cache.load(self.voice.cache_key(t)) is None]
+
+    def clips(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None
+              ) -> dict[str, np.ndarray]:
+        """Return {text: mono float32 clip at sample_rate} for every unique text.
+
+        Cached clips are read; the rest are synthesized, with progress(0, total)
+        first and progress(done, total) after each one. A blank text is an empty
+        clip. Clips are as the engine spoke them: not trimmed, not normalized.
+        """
+        self.cache.refresh()
+        raw: dict[str, tuple[np.ndarray, int]] = {}
+        todo = []
+        for text in self._unique(texts):
+            if not text.strip():
+                raw[text] = (np.zeros(0, dtype=np.float32), self.sample_rate)
+                continue
+            found = self.cache.load(self.voice.cache_key(text))
+            if found is None:
+                todo.append(text)
+            else:
+                raw[text] = found
+        if todo:
+            if progress is not None:
+                progress(0, len(todo))
+            with tempfile.TemporaryDirectory(prefix="voicecoach-speech-") as tmp:
+                for done, text in enumerate(todo, 1):
+                    out = Path(tmp) / f"clip-{done}.wav"
+                    self.engine.synthesize(text, out, self.timeout)
+                    data, rate, subtype = _read_output(out, text)
+                    self.cache.store(self.voice.cache_key(text), data, rate, subtype)
+                    raw[text] = (data, rate)
+                    if progress is not None:
+                        progress(done, len(todo))
+        return {text: self._at_rate(*raw[text]) for text in raw}
+
+    def _at_rate(self, data: np.ndarray, rate: int) -> np.ndarray:
+        if rate == self.sample_rate or data.size == 0:
+            return data
+        import soxr
+
+        return np.ascontiguousarray(soxr.resample(data, rate, self.sample_rate), dtype=np.float32)
+
+    def voices(self) -> list[VoiceInfo]:
+        """Return the voices the engine offers (starts the engine)."""
+        return self.engine.voices()
+
+    def close(self) -> None:
+        """Stop the engine's processes; a later call starts them again."""
+        if self._engine is not None:
+            self._engine.close()
+
+    def __enter__(self) -> "Speaker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
