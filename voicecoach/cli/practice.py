@@ -179,7 +179,7 @@ def _days(n: int) -> str:
 @app.command()
 def safety() -> None:
     """Print the red flags, contraindications and when to see a professional."""
-    from ..practice.safety import full_text
+    from ..routines.safety import full_text
 
     typer.echo(full_text(), nl=False)
 
