@@ -114,6 +114,7 @@ def test_a_file_is_crossfaded_at_its_loop_point_a_builtin_is_not_and_short_sessi
     assert planned(tl, "bed").crossfade == 0
     assert planned(tl, "file", length=10 * RATE).crossfade == 3 * RATE
     assert planned(tl, "file", length=3 * RATE).crossfade == RATE  # at most a third of the file
+    assert planned(tl, "file", length=60 * RATE).crossfade == 0  # as long as the session: it never loops
     short = planned(timeline(3.5, [(1, 2)]))
     assert (short.fade_in, short.fade_out) == (round(3.5 * RATE * 3 / 7), round(3.5 * RATE * 4 / 7))
 

@@ -116,7 +116,7 @@ def gate_cap_db(speech_share: float) -> float:
 
 def plan(timeline, source: str, kind: str, length: int, loud_db: float, choice: BedChoice,
          speech_lufs: float) -> BedPlan:
-    """The bed's plan for `timeline`: a file is crossfaded at its loop point, a built-in loops as it is.
+    """The bed's plan for `timeline`: a file shorter than it is crossfaded at its loop point.
 
     `loud_db` is the loudness of the bed's loud passages (see level.loud_passages_lufs);
     the bed is set `choice.level_db` below `speech_lufs` by it, or lower where the
@@ -126,7 +126,8 @@ def plan(timeline, source: str, kind: str, length: int, loud_db: float, choice: 
     speech = [(e.sample, e.end) for e in timeline.events if e.is_speech]
     share = sum(b - a for a, b in speech) / max(total, 1)
     level_db = min(choice.level_db, gate_cap_db(share))
-    crossfade = 0 if kind == "bed" else min(_samples(CROSSFADE_S, rate), length // 3)
+    # a built-in loops seamlessly as it is; a file as long as the session never loops
+    crossfade = 0 if kind == "bed" or length >= total else min(_samples(CROSSFADE_S, rate), length // 3)
     fade_in, fade_out = _samples(FADE_IN_S, rate), _samples(FADE_OUT_S, rate)
     if fade_in + fade_out > total:  # a very short session: both fades shrink in proportion
         fade_in, fade_out = total * fade_in // (fade_in + fade_out), total * fade_out // (fade_in + fade_out)

@@ -35,7 +35,7 @@ def options(sample_rate: int = SAMPLE_RATE, scale: float = 1.0, safety: bool = T
 
 def bed_choice(name: str | None = None, off: bool = False, duck_db: float | None = None,
                level_db: float | None = None, config=None) -> bed.BedChoice:
-    """The background a session asks for: the arguments first, then the routine's own (at prepare), then the config file's."""
+    """The background a session asks for: the arguments, else (at prepare) the routine's own, else the config file's."""
     from .config import load_config
 
     if name is not None and off:
@@ -143,43 +143,39 @@ class _BedSource:
     where: object | None  # the routine's `background:` key, for errors found while decoding
 
 
+def _at(where, call, *args):
+    """call(*args); an InputError about a routine's own bed is pointed at its `background:` key (`where`)."""
+    try:
+        return call(*args)
+    except InputError as exc:
+        if where is None:
+            raise
+        raise where.error(str(exc)) from None
+
+
 def _bed_source(routine: Routine, choice: bed.BedChoice) -> _BedSource | None:
     """Which bed to mix: none when off, else the caller's, the routine's, the config file's; checked, not decoded."""
     if choice.off:
         return None
+    where = None
     if choice.name is not None:
-        kind, path = sounds.resolve_background(choice.name)
-        where = None
+        name, kind_path = choice.name, sounds.resolve_background(choice.name)
     elif routine.background is not None:
-        where = routine.background_where
-        try:
-            kind, path = sounds.resolve_background(routine.background, routine.folder, confined=True)
-        except InputError as exc:
-            raise where.error(str(exc)) if where is not None else exc from None
+        name, where = routine.background, routine.background_where
+        kind_path = _at(where, sounds.resolve_background, name, routine.folder, True)
     elif choice.default is not None:
-        kind, path = sounds.resolve_background(choice.default)
-        where = None
+        name, kind_path = choice.default, sounds.resolve_background(choice.default)
     else:
         return None
-    source = _BedSource(choice.name or routine.background or choice.default, kind, path, where)
-    if kind == "file":
-        _at(source, sounds.probe_background, path, source.name)
+    source = _BedSource(name, *kind_path, where)
+    if source.kind == "file":
+        _at(where, sounds.probe_background, source.path, name)
     return source
-
-
-def _at(source: _BedSource, call, *args):
-    """call(*args), with an InputError about the routine's own bed pointed at its `background:` key."""
-    try:
-        return call(*args)
-    except InputError as exc:
-        if source.where is None:
-            raise
-        raise source.where.error(str(exc)) from None
 
 
 def _with_bed(timeline: Timeline, source: _BedSource, choice: bed.BedChoice):
     """(the bed's reader, the timeline with the bed's plan): the file is decoded here, in blocks."""
-    reader = _at(source, sounds.open_background, source.kind, source.path, source.name, timeline.sample_rate,
+    reader = _at(source.where, sounds.open_background, source.kind, source.path, source.name, timeline.sample_rate,
                  timeline.total_samples)
     plan = bed.plan(timeline, source.name, source.kind, reader.length, reader.loud_db, choice, SPEECH_LUFS)
     return reader, replace(timeline, background=plan)
