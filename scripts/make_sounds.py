@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Make the built-in chimes, ticks and breath tones in sounds/.
+"""Make the built-in chimes, ticks, breath tones and background beds in sounds/.
 
 Every sound is synthesized from a few sine partials with exponential decay
 (a struck bell or bowl), so the files are pleasant, small and reproducible:
 no randomness, numpy for the arithmetic and the standard `wave` module for the
 file, so running this twice gives byte-identical files.
 
-    python scripts/make_sounds.py            # (re)write sounds/*.wav
+    python scripts/make_sounds.py            # (re)write sounds/*.wav and the beds, sounds/*.flac
     python scripts/make_sounds.py --check    # exit 1 if sounds/ is not what this makes
     python scripts/make_sounds.py --out DIR  # write (or check) another folder
 
@@ -17,6 +17,10 @@ normalized cross-correlation:
   correlates strongly with another (the start and end chimes most of all:
   different pitch and timbre, and the end chime is struck twice);
 - every file peaks at -3 dBFS, but the soft breath tones at -15 dBFS.
+
+The background beds (rain, ocean, pad) are seamless noise and tone loops made
+in beds.py and stored as FLAC. Their bytes depend on the FLAC encoder's
+version, so --check compares their decoded samples, which do not.
 """
 from __future__ import annotations
 
@@ -28,6 +32,8 @@ import wave
 from pathlib import Path
 
 import numpy as np
+
+import beds  # beside this script
 
 SAMPLE_RATE = 22050
 PEAK_DBFS = -3.0
@@ -161,6 +167,29 @@ def wav_bytes(samples: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def flac_bytes(pcm: np.ndarray, rate: int) -> bytes:
+    """The bytes of a mono 16-bit FLAC file."""
+    import soundfile
+
+    buf = io.BytesIO()
+    soundfile.write(buf, pcm, rate, format="FLAC", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def same(path: Path, data: bytes) -> bool:
+    """Whether the file holds `data`: the same bytes, or for FLAC the same samples at the same rate."""
+    if path.suffix != ".flac":
+        return path.read_bytes() == data
+    import soundfile
+
+    try:
+        have, have_rate = soundfile.read(str(path), dtype="int16")
+    except (soundfile.LibsndfileError, RuntimeError):
+        return False
+    want, want_rate = soundfile.read(io.BytesIO(data), dtype="int16")
+    return have_rate == want_rate and np.array_equal(have, want)
+
+
 def check(folder: Path, files: dict[str, bytes]) -> list[str]:
     """The problems that make `folder` differ from `files` (empty if it matches)."""
     problems = []
@@ -168,9 +197,9 @@ def check(folder: Path, files: dict[str, bytes]) -> list[str]:
         path = folder / name
         if not path.exists():
             problems.append(f"missing: {path}")
-        elif path.read_bytes() != data:
+        elif not same(path, data):
             problems.append(f"differs: {path}")
-    for path in sorted(folder.glob("*.wav")):
+    for path in sorted([*folder.glob("*.wav"), *folder.glob("*.flac")]):
         if path.name not in files:
             problems.append(f"not made by this script: {path}")
     return problems
@@ -191,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of the WAV files (default: the repository's sounds/)")
     args = parser.parse_args(argv)
     files = {f"{name}.wav": wav_bytes(samples) for name, samples in build().items()}
+    files.update({f"{name}.flac": flac_bytes(pcm, rate) for name, (pcm, rate) in beds.build().items()})
     if args.check:
         problems = check(args.out, files)
         for problem in problems:

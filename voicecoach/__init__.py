@@ -6,6 +6,7 @@ The library API (what the CLI, the tests and bench/ use)::
 
     routine = vc.load("morning")                      # a built-in id, a routine name or a path
     session = vc.prepare(routine)                     # speech synthesized, timeline compiled
+    session = vc.prepare(routine, vc.options(background=vc.bed_choice("rain")))  # with a bed under the voice
     vc.export_session(session, "m.mp3")                # one audio file, with chapters
     with vc.LivePlay() as live:                       # the sound device, opened at once
         live.play(session.timeline, session.render, on_end=vc.recorder(routine, session.timeline))
@@ -28,6 +29,7 @@ _API = {
     "Voice": ("voicecoach.speech", "Voice"),
     "voice_for": ("voicecoach.session", "voice_for"),
     "options": ("voicecoach.session", "options"),
+    "bed_choice": ("voicecoach.session", "bed_choice"),
     "prepare": ("voicecoach.session", "prepare_session"),
     "estimated_timeline": ("voicecoach.session", "estimated_timeline"),
     "Session": ("voicecoach.session", "Session"),

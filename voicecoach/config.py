@@ -1,7 +1,9 @@
 """The user's config file and folders: what the command line falls back on.
 
 config.yaml in the platform config folder (or $VOICECOACH_CONFIG) may set:
-voice, rate, volume, engine, tts_command, backend, device, lead_in.
+voice, rate, volume, engine, tts_command, backend, device, lead_in, and the
+background bed: background (a bed name, or an audio file, relative to the
+config file's folder), background_level and duck (dB).
 """
 from __future__ import annotations
 
@@ -9,7 +11,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-CONFIG_KEYS = ("voice", "rate", "volume", "engine", "tts_command", "backend", "device", "lead_in")
+CONFIG_KEYS = ("voice", "rate", "volume", "engine", "tts_command", "backend", "device", "lead_in", "background",
+               "background_level", "duck")
+# The ranges the command line allows too: a bed up to 6 dB under the speech, a duck up to 40 dB.
+BACKGROUND_LEVEL_RANGE = (-40.0, -6.0)
+DUCK_RANGE = (0.0, 40.0)
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,9 @@ class Config:
     backend: str | None = None
     device: str | None = None
     lead_in: float | None = None
+    background: str | None = None  # a bed name, or an absolute path
+    background_level: float | None = None
+    duck: float | None = None
 
 
 def config_dir() -> Path:
@@ -74,4 +83,31 @@ def load_config(path: Path | None = None) -> Config:
             from .speech import parse_command
 
             values["tts_command"] = parse_command(b.text(node, "tts_command"))
+    if "background" in fields:
+        values["background"] = _background(b, fields["background"], path.parent)
+    for key, (low, high) in (("background_level", BACKGROUND_LEVEL_RANGE), ("duck", DUCK_RANGE)):
+        if key in fields:
+            value = fields[key].value
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise b.fail(fields[key], f"expected {key} in dB from {low:g} to {high:g}, found {value!r}")
+            values[key] = float(value)
     return Config(**values)
+
+
+def _background(b, node, folder: Path) -> str:
+    """A bed name as it is; a file as an absolute path (relative to the config file's folder).
+
+    Only a bed's name is checked here: a music file that has moved away must not stop
+    every command, so a file is looked for when a session needs it.
+    """
+    from . import sounds
+    from .errors import InputError
+
+    name = b.text(node, "background")
+    if sounds.is_path(name):
+        return str((folder / Path(name).expanduser()).resolve())
+    try:
+        sounds.resolve_background(name)
+    except InputError as exc:
+        raise b.fail(node, str(exc)) from None
+    return name

@@ -1,8 +1,10 @@
 """Render any block of a timeline to PCM, so play and export stream the same samples.
 
 Pure: it takes the timeline and the prepared clips (keyed by ("speech", text) or
-("sound", name)) and returns numpy blocks. Rendering [a, b) then [b, c) gives exactly
-the samples of rendering [a, c): the limiter is memoryless, nothing carries over.
+("sound", name)), and for a timeline with a background the bed's reader, and
+returns numpy blocks. Rendering [a, b) then [b, c) gives exactly the samples of
+rendering [a, c): the bed's gains are looked up by sample, the limiter is
+memoryless, nothing carries over.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .bed import Bed, Reader
 from .level import soft_limit
 from .timeline import Event, Timeline
 
@@ -23,8 +26,11 @@ def key(event: Event) -> tuple[str, str]:
 class Mixer:
     """A timeline with its clips, ready to render blocks in any order."""
 
-    def __init__(self, timeline: Timeline, clips: Mapping[tuple[str, str], np.ndarray]):
+    def __init__(self, timeline: Timeline, clips: Mapping[tuple[str, str], np.ndarray], bed: Reader | None = None):
         self.timeline = timeline
+        if (bed is None) != (timeline.background is None):
+            raise ValueError("a timeline with a background needs the bed's reader, and only such a timeline")
+        self.bed = Bed(timeline.background, bed) if bed is not None else None
         self.events = sorted(timeline.events, key=lambda e: e.sample)
         self.starts = [e.sample for e in self.events]
         self.longest = max((e.samples for e in self.events), default=0)
@@ -51,9 +57,12 @@ class Mixer:
             if a < b:
                 clip = self.clips[key(event)]
                 out[a - start:b - start] += clip[a - event.sample:b - event.sample]
+        if self.bed is not None:
+            out += self.bed.render(start, n)
         return soft_limit(out)
 
 
-def render(timeline: Timeline, clips: Mapping[tuple[str, str], np.ndarray], start: int, n: int) -> np.ndarray:
+def render(timeline: Timeline, clips: Mapping[tuple[str, str], np.ndarray], start: int, n: int,
+           bed: Reader | None = None) -> np.ndarray:
     """One block of `timeline` (convenience for a single call; keep a Mixer to render many)."""
-    return Mixer(timeline, clips).render(start, n)
+    return Mixer(timeline, clips, bed).render(start, n)

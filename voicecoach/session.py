@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
-from . import level, sounds
+from . import bed, level, sounds
+from .errors import InputError
 from .mixer import Mixer
 from .routines.model import Routine, expand
 from .routines.safety import SHORT_REMINDER
@@ -29,6 +31,22 @@ LEVELLED_VERSION = 3
 def options(sample_rate: int = SAMPLE_RATE, scale: float = 1.0, safety: bool = True, **extra) -> Options:
     """Timeline options as every front end wants them: the spoken safety reminder is on by default."""
     return Options(sample_rate=sample_rate, scale=scale, safety=safety, safety_text=SHORT_REMINDER, **extra)
+
+
+def bed_choice(name: str | None = None, off: bool = False, duck_db: float | None = None,
+               level_db: float | None = None, config=None) -> bed.BedChoice:
+    """The background a session asks for: the arguments, else (at prepare) the routine's own, else the config file's."""
+    from .config import load_config
+
+    if name is not None and off:
+        raise InputError("--background and --no-background contradict each other; give one of them")
+    cfg = config if config is not None else load_config()
+    return bed.BedChoice(
+        name=name, off=off, default=cfg.background,
+        duck_db=duck_db if duck_db is not None else (cfg.duck if cfg.duck is not None else bed.DUCK_DB),
+        level_db=level_db if level_db is not None else (
+            cfg.background_level if cfg.background_level is not None else bed.LEVEL_DB),
+    )
 
 
 def voice_for(routine: Routine | None = None, voice: str | None = None, wpm: int | None = None,
@@ -117,18 +135,70 @@ def sound_clips(routine: Routine, rate: int) -> dict[str, np.ndarray]:
     return {name: sounds.load(name, rate, folder) for name, folder in folders.items()}
 
 
+@dataclass(frozen=True)
+class _BedSource:
+    name: str  # as given
+    kind: str  # "bed" or "file"
+    path: Path
+    where: object | None  # the routine's `background:` key, for errors found while decoding
+
+
+def _at(where, call, *args):
+    """call(*args); an InputError about a routine's own bed is pointed at its `background:` key (`where`)."""
+    try:
+        return call(*args)
+    except InputError as exc:
+        if where is None:
+            raise
+        raise where.error(str(exc)) from None
+
+
+def _bed_source(routine: Routine, choice: bed.BedChoice) -> _BedSource | None:
+    """Which bed to mix: none when off, else the caller's, the routine's, the config file's; checked, not decoded."""
+    if choice.off:
+        return None
+    where = None
+    if choice.name is not None:
+        name, kind_path = choice.name, sounds.resolve_background(choice.name)
+    elif routine.background is not None:
+        name, where = routine.background, routine.background_where
+        kind_path = _at(where, sounds.resolve_background, name, routine.folder, True)
+    elif choice.default is not None:
+        name, kind_path = choice.default, sounds.resolve_background(choice.default)
+    else:
+        return None
+    source = _BedSource(name, *kind_path, where)
+    if source.kind == "file":
+        _at(where, sounds.probe_background, source.path, name)
+    return source
+
+
+def _with_bed(timeline: Timeline, source: _BedSource, choice: bed.BedChoice):
+    """(the bed's reader, the timeline with the bed's plan): the file is decoded here, in blocks."""
+    reader = _at(source.where, sounds.open_background, source.kind, source.path, source.name, timeline.sample_rate,
+                 timeline.total_samples)
+    plan = bed.plan(timeline, source.name, source.kind, reader.length, reader.loud_db, choice, SPEECH_LUFS)
+    return reader, replace(timeline, background=plan)
+
+
 def prepare(routine: Routine, options: Options, speaker, progress: Progress | None = None) -> Session:
     """Synthesize what is missing (progress(done, total) per phrase), then compile the timeline.
 
-    `speaker` is a speech.Speaker (anything with `clips(texts, progress)`).
+    `speaker` is a speech.Speaker (anything with `clips(texts, progress)`). The
+    background (see `bed_choice`) is checked before any speech is made, so a
+    mistyped bed costs nothing, and decoded once the session's length is known.
     """
     rate = options.sample_rate
+    source = _bed_source(routine, options.background)
     clips = levelled_clips(phrases(routine, options), speaker, rate, progress)
     sound = sound_clips(routine, rate)
     timeline = compile(routine, {t: len(c) for t, c in clips.items()}, {n: len(c) for n, c in sound.items()},
                        options)
+    reader = None
+    if source is not None:
+        reader, timeline = _with_bed(timeline, source, options.background)
     bank = {("speech", t): c for t, c in clips.items()} | {("sound", n): c for n, c in sound.items()}
-    return Session(routine, timeline, Mixer(timeline, bank))
+    return Session(routine, timeline, Mixer(timeline, bank, reader))
 
 
 def prepare_session(routine: Routine, opts: Options | None = None, voice=None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .bed import BedChoice, BedPlan
 from .duration import samples, spoken
 
 FORMAT = "voicecoach-timeline/1"
@@ -93,6 +94,7 @@ class Timeline:
     total_samples: int
     steps: tuple[StepSpan, ...] = field(default_factory=tuple)
     events: tuple[Event, ...] = field(default_factory=tuple)
+    background: BedPlan | None = None  # the bed under the voice, if any (bed.plan)
 
     @property
     def seconds(self) -> float:
@@ -111,7 +113,7 @@ class Timeline:
             "total_samples": self.total_samples,
             "steps": [s.to_dict() for s in self.steps],
             "events": [e.to_dict() for e in self.events],
-        }
+        } | ({"background": self.background.to_dict()} if self.background else {})
 
 
 # ------------------------------------------------------------------ compiling
@@ -136,6 +138,7 @@ class Options:
     gap: float = 0.35  # silence between two phrases, so sentences do not run together
     tail: float = 0.5  # silence after the closing chime
     safety_text: str = ""
+    background: BedChoice = BedChoice()  # which bed to mix under the voice, and how
 
 
 def _fill(text: str, exp, nxt) -> str:

@@ -28,6 +28,14 @@ NoSafetyOpt = typer.Option(False, "--no-safety", help="Leave out the spoken safe
 SampleRateOpt = typer.Option(22050, "--sample-rate", help="Sample rate of the session in Hz.")
 BackendOpt = typer.Option(None, "--backend", help="simpleaudio or miniaudio.")
 DeviceOpt = typer.Option(None, "--device", help="Output device name (see your sound settings).")
+BackgroundOpt = typer.Option(None, "--background", metavar="NAME|FILE",
+                             help="A bed under the voice: rain, ocean, pad (see `voicecoach backgrounds`) "
+                                  "or any audio file, looped; ducked under speech.")
+NoBackgroundOpt = typer.Option(False, "--no-background", help="No bed, whatever the routine or config says.")
+DuckOpt = typer.Option(None, "--duck", min=0.0, max=40.0, metavar="DB",
+                       help="How far the bed dips under speech, in dB (default 12).")
+BackgroundLevelOpt = typer.Option(None, "--background-level", min=-40.0, max=-6.0, metavar="DB",
+                                  help="The bed's loud passages this far below the speech, in dB (default -20).")
 
 
 def _version(value: bool) -> None:

@@ -31,6 +31,10 @@ class PlayChoices:
     lead_in: float | None = None
     level: int | None = None
     sample_rate: int = 22050
+    background: str | None = None
+    no_background: bool = False
+    duck: float | None = None
+    background_level: float | None = None
 
 
 def play_routines(refs: list[str], choices: PlayChoices) -> None:
@@ -49,7 +53,7 @@ def play_routine(ref: str, choices: PlayChoices) -> None:
     from ..practice.safety import confirm_safety
     from ..routines import load, pick_step
     from ..routines.progression import at_level
-    from ..session import options, prepare_session, voice_for
+    from ..session import bed_choice, options, prepare_session, voice_for
     from .output import console_progress
 
     with handled():
@@ -67,7 +71,9 @@ def play_routine(ref: str, choices: PlayChoices) -> None:
         # open the device before the slow part, so "no audio device" comes within seconds
         with LivePlay(choices.backend or cfg.backend, choices.device or cfg.device) as live:
             opts = options(choices.sample_rate, choices.scale, not choices.no_safety, lead_in=lead,
-                           start_step=start_step)
+                           start_step=start_step,
+                           background=bed_choice(choices.background, choices.no_background, choices.duck,
+                                                 choices.background_level, cfg))
             voice = voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg)
             with console_progress("Preparing speech") as progress:
                 session = prepare_session(r, opts, voice, progress)

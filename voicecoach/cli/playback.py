@@ -6,8 +6,8 @@ from typing import Optional
 
 import typer
 
-from .app import (BackendOpt, DeviceOpt, NoSafetyOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceOpt, VolumeOpt, WpmOpt,
-                  app, console_progress, handled)
+from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, NoBackgroundOpt, NoSafetyOpt,
+                  SampleRateOpt, ScaleOpt, TtsOpt, VoiceOpt, VolumeOpt, WpmOpt, app, console_progress, handled)
 
 
 @app.command()
@@ -27,14 +27,19 @@ def export(
     scale: float = ScaleOpt,
     no_safety: bool = NoSafetyOpt,
     sample_rate: int = SampleRateOpt,
+    background: Optional[str] = BackgroundOpt,
+    no_background: bool = NoBackgroundOpt,
+    duck: Optional[float] = DuckOpt,
+    background_level: Optional[float] = BackgroundLevelOpt,
 ) -> None:
     """Write a session as one audio file, with chapters where the format has them."""
     from ..errors import InputError
     from ..export import export_all, export_routine
-    from ..session import options, voice_for
+    from ..session import bed_choice, options, voice_for
 
-    opts = options(sample_rate, scale, not no_safety)
     with handled():
+        opts = options(sample_rate, scale, not no_safety,
+                       background=bed_choice(background, no_background, duck, background_level))
         if all_:
             if routine is not None:
                 raise InputError("--all exports every built-in routine; leave out the ROUTINE argument")
@@ -67,9 +72,13 @@ def play(
     level: Optional[int] = typer.Option(None, "--level", min=1, help="Progression level to play at "
                                                                      "(default: from your history)."),
     sample_rate: int = SampleRateOpt,
+    background: Optional[str] = BackgroundOpt,
+    no_background: bool = NoBackgroundOpt,
+    duck: Optional[float] = DuckOpt,
+    background_level: Optional[float] = BackgroundLevelOpt,
 ) -> None:
     """Speak and play a routine live, hands-free: space pauses, n skips, b restarts the step, q quits."""
     from .live import PlayChoices, play_routine
 
     play_routine(routine, PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
-                                      lead_in, level, sample_rate))
+                                      lead_in, level, sample_rate, background, no_background, duck, background_level))

@@ -11,7 +11,8 @@ from typing import Optional
 import typer
 
 from ..practice.plan import FALLBACK, at_current_level, calendar_plans, level_for, todays_plan
-from .app import BackendOpt, DeviceOpt, TtsOpt, VoiceOpt, WpmOpt, app, handled
+from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, NoBackgroundOpt, TtsOpt, VoiceOpt,
+                  WpmOpt, app, handled)
 
 _GRID_NONE, _GRID_SOME, _GRID_DONE = "·", "▫", "▪"
 
@@ -116,6 +117,10 @@ def _print_week(rows: list[tuple[str, str, str, bool]]) -> None:
 def today(
     day: Optional[str] = DateOpt,
     play_: bool = typer.Option(False, "--play", help="Play the routines one after another."),
+    background: Optional[str] = BackgroundOpt,
+    no_background: bool = NoBackgroundOpt,
+    duck: Optional[float] = DuckOpt,
+    background_level: Optional[float] = BackgroundLevelOpt,
 ) -> None:
     """Show what the schedule has for today (with progression levels); --play plays it."""
     from ..duration import clock
@@ -142,7 +147,8 @@ def today(
     if play_:
         from .live import PlayChoices, play_routines
 
-        play_routines(ids, PlayChoices())
+        play_routines(ids, PlayChoices(background=background, no_background=no_background, duck=duck,
+                                       background_level=background_level))
 
 
 @app.command()

@@ -132,3 +132,14 @@ def voices(
         for v in found:
             langs = ", ".join(v.languages) if v.languages else ""
             typer.echo(f"{v.id:<28} {v.name:<32} {langs}")
+
+
+@app.command()
+def backgrounds() -> None:
+    """List the built-in background beds (any audio file works too)."""
+    from ..sounds import beds
+
+    with handled():
+        for name, seconds, text in beds():
+            typer.echo(f"{name:<8} {seconds:>4.0f} s loop  {text}")
+        typer.echo("or any audio file: --background ~/music/calm.flac (looped with a crossfade when short)")

@@ -172,6 +172,8 @@ class Validator:
             chimes=self.chimes(fields["chimes"]) if "chimes" in fields else (),
             source=self.path,
             progression=self.progression(fields["progression"]) if "progression" in fields else None,
+            background=self.background(fields["background"]) if "background" in fields else None,
+            background_where=self.at(fields["background"]) if "background" in fields else None,
             **opt,
         )
         if timed_seconds(routine) > MAX_TIMED_HOURS * 3600:
@@ -198,6 +200,19 @@ class Validator:
 
         try:
             sounds.resolve(name, self.path.parent)
+        except InputError as exc:
+            raise self.fail(node, str(exc)) from None
+        return name
+
+    def background(self, node: Node) -> str:
+        """A built-in bed name, or an audio file inside the routine's folder that libsndfile can open."""
+        name = self.text(node, "the background")
+        from .. import sounds
+
+        try:
+            kind, path = sounds.resolve_background(name, self.path.parent, confined=True)
+            if kind == "file":
+                sounds.probe_background(path, name)
         except InputError as exc:
             raise self.fail(node, str(exc)) from None
         return name

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import RoutineError
 
 ROUTINE_KEYS = ("title", "description", "intro", "outro", "safety", "voice", "countdown", "chimes", "steps",
-                "progression")
+                "progression", "background")
 STEP_KEYS = ("name", "duration", "say", "prep", "cues", "halfway", "breathe", "countdown", "sides", "repeat",
              "rest")
 CUE_KEYS = ("at", "say", "sound")
@@ -103,6 +103,8 @@ class Routine:
     chimes: tuple[tuple[str, str], ...] = ()
     source: Path | None = None
     progression: object | None = None
+    background: str | None = None  # a built-in bed name or a file in the routine's folder
+    background_where: Where | None = None  # where it was named, for errors found when it is decoded
 
     @property
     def folder(self) -> Path | None:

@@ -71,6 +71,8 @@ def schema() -> dict:
         "chimes": chimes,
         "steps": {"type": "array", "minItems": 1, "items": {"anyOf": [step, include]}},
         "progression": progression,
+        "background": {**_TEXT, "description": "a bed under the voice, ducked under speech: rain, ocean, pad, "
+                                               "or an audio file in the routine's folder"},
     }, ["title", "steps"], ROUTINE_KEYS)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://voicecoach.invalid/routine-v1.schema.json",
