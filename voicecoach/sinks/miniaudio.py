@@ -24,6 +24,7 @@ from .base import DEFAULT_RATE, Source, device_stopped, no_device, prefer_realti
 # without a gap: 60 ms keeps pause under 100 ms and survived the 50-90 ms
 # scheduling stalls of a loaded two-core machine where 20 and 40 ms did not.
 _MA_PERIOD_MS = 60
+QUEUED_MS = _MA_PERIOD_MS  # what the sound server holds: the longest stall that is not heard
 _MA_PERIODS = 3
 # wait() looks this often whether the device still pulls frames; a device
 # silent for _STALL_S while playing has died.
