@@ -286,3 +286,13 @@ def test_b_restarts_the_step(backend, pulse_server, user_env, tmp_path):
     whole_plan = [n for s, n in planned(timeline) if s >= hold.announce_sample]
     # the hold's start and halfway, then the hold again from its announcement, and the rest as planned
     assert found == ["bell", "halfway"] + whole_plan
+
+
+def test_backend_list_names_the_default_and_why_not_the_others(user_env):
+    result = subprocess.run([sys.executable, "-m", "voicecoach", "play", "--backend", "list"], env=user_env,
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    assert lines["pulse"].startswith("the default: keeps 500 ms queued at the sound server")
+    assert lines["miniaudio"].startswith("not the default: it keeps 60 ms queued")
+    assert set(lines) == {"pulse", "miniaudio", "simpleaudio"}

@@ -32,7 +32,7 @@ from ..errors import InputError, NoAudioDevice
 from . import miniaudio as _miniaudio
 from . import pulse as _pulse
 from . import simpleaudio as _simpleaudio
-from .base import DEFAULT_RATE, HINT, Sink, Source, prefer_realtime, render, to_int16
+from .base import DEFAULT_RATE, HINT, Sink, Source, no_device, prefer_realtime, render, to_int16
 
 __all__ = ["Backend", "Choice", "DEFAULT_RATE", "HINT", "Sink", "Source", "available_backends", "backends",
            "choices", "default_backend", "open_sink", "prefer_realtime", "register", "render", "to_int16"]
@@ -120,15 +120,15 @@ def _candidates() -> list[Backend]:
 
 
 def _open_default(device: str | None) -> tuple[str, Sink]:
-    """Open the first candidate that opens here; raise the first failure when none does."""
-    first: NoAudioDevice | None = None
+    """Open the first candidate that opens here; when none does, one error naming what each said."""
+    said: list[str] = []
     for backend in _candidates():
         try:
             return backend.name, backend.factory(device)
         except NoAudioDevice as exc:
-            first = first or exc
-    if first is not None:
-        raise first
+            said += getattr(exc, "parts", [f"{backend.name}: {exc}"])
+    if said:
+        raise no_device(*said[0].split(": ", 1), *said[1:])
     raise NoAudioDevice(f"no audio backend is installed ({', '.join(backends())}); {HINT}")
 
 

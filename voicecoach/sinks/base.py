@@ -74,9 +74,16 @@ def prefer_realtime() -> bool:
     return True
 
 
-def no_device(backend: str, detail: object) -> NoAudioDevice:
-    """The one-line error for a device or sound server that cannot be opened."""
-    return NoAudioDevice(f"no audio device or sound server could be opened ({backend}: {detail}); {HINT}")
+def no_device(backend: str, detail: object, *more: str) -> NoAudioDevice:
+    """The one-line error for a device or sound server that cannot be opened.
+
+    ``more`` adds what other backends said ("name: detail"); the error keeps
+    every part in ``parts``, so a caller that tried several can list them all.
+    """
+    parts = [f"{backend}: {detail}", *more]
+    error = NoAudioDevice(f"no audio device or sound server could be opened ({'; '.join(parts)}); {HINT}")
+    error.parts = parts
+    return error
 
 
 def device_stopped() -> NoAudioDevice:
