@@ -48,16 +48,29 @@ def zero_runs(x: np.ndarray, min_len: int) -> list[tuple[int, int]]:
     return [(int(s), int(e - s)) for s, e in zip(starts, ends) if e - s >= min_len]
 
 
-def _locate(stream: np.ndarray, piece: np.ndarray, near: int, reach: int) -> int | None:
-    """Return where ``piece`` occurs exactly in ``stream``, the occurrence nearest ``near`` within ``reach``."""
-    lo, hi = max(0, near - reach), min(len(stream) - len(piece), near + reach)
+def _locate(stream: np.ndarray, piece: np.ndarray, near: int, reach: int, sure: int = 512) -> int | None:
+    """Return where ``piece`` (an anchor and what follows it) continues the stream, nearest ``near``.
+
+    A short anchor of quiet sound can occur in several places; the nearest
+    place where at least ``sure`` samples agree wins, else the longest agreement.
+    """
+    size = min(32, len(piece))
+    lo, hi = max(0, near - reach), min(len(stream) - size, near + reach)
     if hi < lo:
         return None
     first = np.flatnonzero(stream[lo:hi + 1] == piece[0]) + lo
+    best, best_len = None, 0
     for start in sorted(first.tolist(), key=lambda s: abs(s - near)):
-        if np.array_equal(stream[start:start + len(piece)], piece):
+        if not np.array_equal(stream[start:start + size], piece[:size]):
+            continue
+        n = min(len(piece), len(stream) - start, 4 * sure)
+        differ = np.flatnonzero(stream[start:start + n] != piece[:n])
+        agree = int(differ[0]) if len(differ) else n
+        if agree >= min(sure, n):
             return start
-    return None
+        if agree > best_len:
+            best, best_len = start, agree
+    return best
 
 
 def pieces(recording: np.ndarray, stream: np.ndarray, first_at: int = 0, anchor: int = 32,
@@ -79,7 +92,7 @@ def pieces(recording: np.ndarray, stream: np.ndarray, first_at: int = 0, anchor:
     k = np.searchsorted(anchors, 0)
     while k < len(anchors):
         i = int(anchors[k])
-        j = _locate(stream, recording[i:i + anchor], near, reach)
+        j = _locate(stream, recording[i:i + 4096], near, reach)
         if j is None:
             raise AssertionError(f"the recording at sample {i} is not in the stream")
         # back from the anchor as far as both agree: quiet samples that hold no anchor belong to it too
