@@ -116,7 +116,7 @@ def wait_for_bell(rec, template: np.ndarray, player: Player, timeout: float = 60
 
 
 def run_once(backend: str, args, server: PulseServer, env: dict, work: Path, session: np.ndarray,
-             bell: np.ndarray, n: int) -> dict:
+             bell: np.ndarray, inhale: np.ndarray, n: int) -> dict:
     """Play once with stops and a pause; return what the recording shows at each."""
     rec = server.record(work / f"{backend}-{n}.wav")
     cmd = [args.python, "-m", "voicecoach", "play", str(work / "bench.yaml"), "--backend", backend,
@@ -129,7 +129,16 @@ def run_once(backend: str, args, server: PulseServer, env: dict, work: Path, ses
         for at, ms in zip(STOP_AT_S, STOPS_MS):
             time.sleep(max(0.0, bell_at + at - time.monotonic()))
             stopped.append((time.monotonic(), player.stop_for(ms / 1000)))
-        time.sleep(max(0.0, bell_at + PAUSE_AT_S - time.monotonic()))
+        # A stop that was heard delays the session: find the last inhale tone heard so far, and
+        # press the key in the middle of the next one but one, so the pause cuts a tone, not a fade.
+        time.sleep(max(0.0, bell_at + PAUSE_AT_S - 2 * CYCLE_S - time.monotonic()))
+        so_far = np.frombuffer(b"".join(rec._chunks), dtype="<i2").astype(np.float32) / 32768.0
+        recent = len(so_far) - int(3 * CYCLE_S * RATE)
+        inhales = find(so_far[recent:], inhale, threshold=0.6)
+        at = rec.time_of(recent + inhales[-1]) if inhales else bell_at + PAUSE_AT_S - 0.5 - 2 * CYCLE_S
+        while at + 0.5 < time.monotonic() + 0.3:
+            at += CYCLE_S
+        time.sleep(max(0.0, at + 0.5 - time.monotonic()))
         key_at = time.monotonic()
         player.key(" ")
         time.sleep(PAUSE_S)
@@ -172,6 +181,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="runs per backend (default 1)")
     parser.add_argument("--user", help="as root: run the players as this ordinary user")
     parser.add_argument("--python", default=sys.executable, help="the Python the players run with")
+    parser.add_argument("--keep", type=Path, help="copy the session and every recording into this folder")
     args = parser.parse_args()
     if os.geteuid() == 0 and not args.user:
         print("bench/stall.py: root gets realtime priority here, which an ordinary user does not; run as an "
@@ -184,7 +194,7 @@ def main() -> int:
     from voicecoach import sinks, sounds
 
     chosen = args.backend or sinks.available_backends()
-    bell = sounds.load("bell", RATE)
+    bell, inhale = sounds.load("bell", RATE), sounds.load("breath-in", RATE)
     rows = []
     with tempfile.TemporaryDirectory(prefix="vc-stall-") as tmp, PulseServer() as server:
         work = Path(tmp)
@@ -214,7 +224,11 @@ def main() -> int:
         session, _ = soundfile.read(work / "session.wav", dtype="int16")
         for backend in chosen:
             for n in range(args.runs):
-                rows.append((backend, run_once(backend, args, server, env, work, session, bell, n)))
+                rows.append((backend, run_once(backend, args, server, env, work, session, bell, inhale, n)))
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for wav in work.glob("*.wav"):
+                shutil.copy(wav, args.keep / wav.name)
 
     who = args.user or pwd.getpwuid(os.getuid()).pw_name
     print(f"player runs as {who!r} (uid {pwd.getpwnam(who).pw_uid}), without realtime priority; "
