@@ -2,7 +2,7 @@
 
 `voicecoach play` runs tests/data/play/long.yaml (10:00 of timed work, 11:48
 in all) through the private sound server with the default backend (pulse,
-which keeps 500 ms queued, so a stall of the test machine is not heard); the
+which keeps 2 s queued, so a stall of the test machine is not heard); the
 recording of the sink's monitor is searched for every chime and tick. After
 aligning the first chime with the plan, every one of them (the last, almost
 twelve minutes later, included) must sit within 2 ms of where the timeline put

@@ -31,7 +31,7 @@ from voicecoach.routines import load_file
 ROUTINE = Path(__file__).parent / "data" / "play" / "pacing.yaml"
 RATE = 22050
 SOUNDS = ("bell", "bell-double", "halfway", "tick")
-EXACT = {"pulse"}  # keeps 500 ms queued at the server: a stall of the test machine is not heard
+EXACT = {"pulse"}  # keeps 2 s queued at the server: a stall of the test machine is not heard
 TOLERANCE = round(0.002 * RATE)
 LATE_LIMIT = round(0.5 * RATE)  # gaps from stalls, in a 30-second session, on the backends that hear them
 
@@ -236,7 +236,9 @@ def test_ctrl_c_stops_the_sound_and_exits_130(backend, pulse_server, user_env, t
     time.sleep(0.5)
     recording = rec.stop()
     assert proc.returncode == 130
-    assert exited < 1.0
+    # The sound stopping is what the listener notices (checked below to half a second); the
+    # prompt coming back is a process ending on a possibly busy machine: seconds are fine.
+    assert exited < 3.0
     assert "Traceback" not in err
     assert err.strip().startswith("Stopped after 0:0") and "in step 1 of 4 (Hold)" in err
     # the sound stopped within half a second of Ctrl-C
@@ -308,6 +310,6 @@ def test_backend_list_names_the_default_and_why_not_the_others(user_env):
                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
-    assert lines["pulse"].startswith("the default: keeps 500 ms queued at the sound server")
+    assert lines["pulse"].startswith("the default: keeps 2000 ms queued at the sound server")
     assert lines["miniaudio"].startswith("not the default: it keeps 60 ms queued")
     assert set(lines) == {"pulse", "miniaudio", "simpleaudio"}

@@ -296,7 +296,7 @@ def test_the_default_is_the_backend_that_rides_out_a_stall_where_a_server_answer
         sink.stop()
     listed = {c.name: c for c in sinks.choices()}
     assert [c.name for c in sinks.choices() if c.default] == ["pulse"]
-    assert listed["pulse"].reason.startswith("the default: keeps 500 ms queued")
+    assert listed["pulse"].reason.startswith("the default: keeps 2000 ms queued")
     assert "keeps 60 ms queued at the sound server" in listed["miniaudio"].reason
     assert listed["miniaudio"].usable and not listed["miniaudio"].default
 

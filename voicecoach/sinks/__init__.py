@@ -7,7 +7,7 @@ clock's and nothing drifts. Three backends share the ``Sink`` interface, one
 module each:
 
 * ``pulse`` (pulse.py): a stream to the PulseAudio or PipeWire server through
-  libpulse. Keeps 500 ms queued at the server, so a stall of voicecoach
+  libpulse. Keeps 2 s queued at the server, so a stall of voicecoach
   shorter than that is not heard; pause drops the queue and reads the exact
   sample played last from the server.
 * ``miniaudio`` (miniaudio.py): the device pulls blocks; 60 ms queued, pause

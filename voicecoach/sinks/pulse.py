@@ -1,6 +1,6 @@
 """The pulse backend: a PulseAudio-protocol stream (PulseAudio, or PipeWire's pulse server).
 
-It keeps half a second of the session queued at the sound server, so a stall
+It keeps two seconds of the session queued at the sound server, so a stall
 of the voicecoach process shorter than that is never heard: the server goes
 on playing what it holds while a feeder thread is stopped, and the feeder
 tops the queue up again when it runs. Pause corks the stream (the server
@@ -20,9 +20,13 @@ from .base import Source, device_stopped, no_device, render, to_int16
 
 # What the stream keeps queued at the server (tlength): the longest stall of
 # this process the listener never hears. Measured through a private server
-# as an ordinary user (docs/performance.md): with 500 ms, stops of 50, 100,
-# 200 and 400 ms left no gap; with 300 ms a 400 ms stop left 128 ms.
-QUEUE_MS = 500
+# as an ordinary user (docs/performance.md): with 300 ms a 400 ms stop left
+# 128 ms of silence, with 500 ms stops of 50-400 ms left none, but a test
+# machine loaded far past its two cores once stalled a player for over 600 ms
+# (107 ms heard). 2 s is also what PulseAudio gives a stream that asks for
+# nothing. It costs nothing elsewhere: pause and stop drop the queue, and the
+# server's own device latency stays at REQUEST_MS.
+QUEUE_MS = 2000
 # How much the server asks for at a time (minreq). With early requests the
 # server also sets its own device latency to this, so a cork is heard that
 # soon even on a sink that cannot rewind what it has already mixed.
