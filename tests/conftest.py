@@ -6,6 +6,13 @@ import pytest
 from pulse import PulseServer, PulseUnavailable, no_server_env
 
 
+def pytest_collection_modifyitems(items):
+    """A test that plays through the private sound server is an `audio` test, however it is written."""
+    for item in items:
+        if {"pulse_server", "pulse_env"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.audio)
+
+
 @pytest.fixture(scope="session")
 def pulse_server():
     """A private PulseAudio server with the null sink ``vc_test`` (22050 Hz mono).

@@ -236,6 +236,7 @@ def test_a_period_shorter_than_the_break_is_refused(user_env):
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_two_breaks_on_schedule_through_the_sound_server(pulse_server, user_env, tmp_path, record_property):
     minute = 0.5  # real seconds per minute: the hourly schedule runs every 30 s
     scale = minute / 60
@@ -246,7 +247,7 @@ def test_two_breaks_on_schedule_through_the_sound_server(pulse_server, user_env,
     rec = pulse_server.record(tmp_path / "remind.wav")
     # brisk speech keeps the break (about 25 s, nearly all of it speech) inside the 30 s period
     result = subprocess.run(remind_cmd("--count", "2", "--hours", hours, "--minute-seconds", str(minute),
-                                       "--rate", "500", "--backend", "miniaudio"),
+                                       "--rate", "500"),
                             env=user_env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     recording = rec.stop()
     assert result.returncode == 0, result.stderr
@@ -262,7 +263,10 @@ def test_two_breaks_on_schedule_through_the_sound_server(pulse_server, user_env,
     assert len(prompts) == 2
     period = prompts[1] - prompts[0]
     record_property("period_error_ms", 1000 * (period / RATE - 60 * minute))
-    assert abs(period - 60 * minute * RATE) <= 0.050 * RATE
+    # A prompt follows the wall clock (a sleep until the hour, then a stream opened), not the
+    # sample clock: nobody notices an hourly reminder half a second late, but a schedule that
+    # slips by a step or drifts by a break's length would be off by seconds.
+    assert abs(period - 60 * minute * RATE) <= 0.5 * RATE
 
     starts = find(recording, sounds.load("bell", RATE), threshold=0.6)
     ends = find(recording, sounds.load("bell-double", RATE), threshold=0.6)
@@ -271,7 +275,7 @@ def test_two_breaks_on_schedule_through_the_sound_server(pulse_server, user_env,
         start = next(s for s in starts if s > p)  # the walk is the first timed step
         end = next(e for e in ends if e > start)
         record_property("walk_error_samples", end - start - walk)
-        assert abs((end - start) - walk) <= 0.002 * RATE
+        assert abs((end - start) - walk) <= 0.002 * RATE  # the walk itself is on the sample clock
 
     lines = (Path(user_env["VOICECOACH_DATA"]) / "history.jsonl").read_text().splitlines()
     entries = [json.loads(line) for line in lines]

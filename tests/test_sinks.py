@@ -6,11 +6,17 @@ recording to the sample. The session also carries a quiet noise bed that is
 never zero, so every played sample is visible and a run of exact zeros in
 the recording is time when nothing played. Measured numbers go to the
 junit XML (``record_property``).
+
+What is asserted is what a listener would notice, per backend: nothing lost
+or repeated, ever; no silence inserted where the backend promises to ride
+out a stall of this machine (``RIDES_OUT``); elsewhere silence from a stall is
+allowed and recorded, since it is that backend's documented limit.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -19,8 +25,8 @@ import numpy as np
 import pytest
 
 from audiofind import find
-from pulse import PulseServer
-from stall import replay_once
+from pieces import joins, pieces
+from pulse import PulseServer, no_server_env
 from voicecoach import sinks
 from voicecoach.errors import InputError, NoAudioDevice
 
@@ -63,7 +69,12 @@ def source(start: int, n: int) -> np.ndarray:
     return out
 
 
-@pytest.fixture(params=["miniaudio", "simpleaudio"])
+BACKENDS = ["pulse", "miniaudio", "simpleaudio"]
+# Backends that keep enough queued at the server that a stall of this machine is never heard.
+RIDES_OUT = {"pulse"}
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request, pulse_env):
     if request.param not in sinks.available_backends():
         pytest.skip(f"{request.param} is not available on this Python")
@@ -80,67 +91,67 @@ def as_int(recording: np.ndarray) -> np.ndarray:
     return np.rint(recording * 32768.0).astype(np.int64)
 
 
-def zero_runs(x: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    """Return (start, length) of every run of exact zeros at least min_len long."""
-    edges = np.diff(np.concatenate(([0], (x == 0).astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [(int(s), int(e - s)) for s, e in zip(starts, ends) if e - s >= min_len]
+def heard_at(found, rec_index: int) -> int:
+    """The stream sample playing at recording index ``rec_index`` (in a silence: the next one)."""
+    for piece in found:
+        if rec_index < piece.rec:
+            return piece.at
+        if rec_index < piece.rec + piece.length:
+            return piece.at + rec_index - piece.rec
+    return found[-1].at + found[-1].length
 
 
 def test_plays_every_sample_on_time(backend, pulse_env, tmp_path, record_property):
-    for attempt in range(2):
-        rec = pulse_env.record(tmp_path / f"plain-{attempt}.wav")
-        sink = sinks.open_sink(backend)
-        sink.start(source, TOTAL, RATE)
-        checks = []
-        for _ in range(5):
-            time.sleep(0.5)
-            checks.append((time.monotonic(), sink.position()))
-        assert sink.wait(timeout=TOTAL / RATE + 10)
-        waited = time.monotonic()
-        assert sink.finished
-        time.sleep(0.2)
-        sink.stop()
-        recording = rec.stop()
+    rec = pulse_env.record(tmp_path / "plain.wav")
+    sink = sinks.open_sink(backend)
+    sink.start(source, TOTAL, RATE)
+    checks = []
+    for _ in range(5):
+        time.sleep(0.5)
+        checks.append((time.monotonic(), sink.position()))
+    assert sink.wait(timeout=TOTAL / RATE + 10)
+    waited = time.monotonic()
+    assert sink.finished
+    time.sleep(0.2)
+    sink.stop()
+    recording = rec.stop()
+    played = as_int(recording).astype("<i2")
 
-        hits = found_tones(recording)
-        assert [name for _, name in hits] == [name for _, name in PLAN]
-        first = hits[0][0] - PLAN[0][0]
-        errors = [(r - first) - s for (r, _), (s, _) in zip(hits, PLAN)]
-        if not replay_once(errors, 110, RATE, attempt, f"{backend} sink"):
-            break
-    record_property("attempts", attempt + 1)
-    intervals = [(b[0] - a[0]) - (q[0] - p[0]) for a, b, p, q in zip(hits, hits[1:], PLAN, PLAN[1:])]
-    record_property("worst_onset_error_samples", max(map(abs, errors)))
-    record_property("worst_interval_error_samples", max(map(abs, intervals)))
-    assert max(map(abs, errors)) <= 110  # 5 ms
-    assert max(map(abs, intervals)) <= 44  # 2 ms
+    # Every sample of the stream, in order, once: only silence may be inserted.
+    found = pieces(played, STREAM_INT)
+    events = joins(found, STREAM_INT)
+    inserted = sum(j.silence for j in events)
+    record_property("inserted_silence_ms", round(1000 * inserted / RATE, 1))
+    assert found[0].at == 0 and found[-1].at + found[-1].length == TOTAL
+    assert all(j.skipped == 0 for j in events), f"lost (+) or repeated (-) samples: {events}"
+    assert not played[:found[0].rec].any() and not played[found[-1].rec + found[-1].length:].any()
+    if backend in RIDES_OUT:  # the sample clock rules: the recording is the stream, bit for bit
+        assert inserted == 0, f"silence heard: {events}"
+        assert np.array_equal(played[found[0].rec:found[0].rec + TOTAL], STREAM_INT)
+    hits = found_tones(recording)
+    assert [name for _, name in hits] == [name for _, name in PLAN]
 
-    # Stronger: the recording holds the stream bit for bit, nothing skipped or repeated.
-    played = as_int(recording)
-    start = first
-    assert np.array_equal(played[start:start + TOTAL], STREAM_INT)
-    assert not played[:start].any() and not played[start + TOTAL:].any()
-
-    # position() is what the listener hears, to within the device latency.
-    heard = [(t - rec.time_of(start)) * RATE for t, _ in checks]
-    pos_err_ms = [1000 * (p - h) / RATE for (_, p), h in zip(checks, heard)]
+    # position() is what the listener hears, to within what the display and the keys need.
+    offset = rec.time_of(0)
+    pos_err_ms = [1000 * (p - heard_at(found, round((t - offset) * RATE))) / RATE for t, p in checks]
     record_property("position_error_ms", [round(e, 1) for e in pos_err_ms])
     assert max(map(abs, pos_err_ms)) < 60
 
     # wait() returns once the last sample has played, not before, not much after.
-    late = waited - rec.time_of(start + TOTAL - 1)
+    late = waited - rec.time_of(found[-1].rec + found[-1].length - 1)
     record_property("wait_after_last_sample_ms", round(1000 * late, 1))
     assert -0.02 < late < 0.5
 
 
-# simpleaudio's stop lets ALSA drain its 100 ms buffer plus the 4 KiB blocks
-# already on their way (93 ms each at 22050 Hz mono), so its pause cannot be
-# as quick: measured 190-295 ms.
-PAUSE_LIMIT_S = {"miniaudio": 0.1, "simpleaudio": 0.4}
-# miniaudio keeps the stream position by samples handed over, so resume is
-# exact; simpleaudio's position is a clock estimate (see SimpleaudioSink).
-RESUME_LIMIT = {"miniaudio": 0, "simpleaudio": int(0.025 * RATE)}
+# The promise: a pause is heard within 150 ms. simpleaudio's stop lets ALSA
+# drain its 100 ms buffer plus the 4 KiB blocks already on their way (93 ms
+# each at 22050 Hz mono), so its pause cannot be as quick: measured 190-295 ms.
+PAUSE_LIMIT_S = {"pulse": 0.15, "miniaudio": 0.15, "simpleaudio": 0.4}
+# pulse reads the sample played last from the server and miniaudio counts the
+# samples it handed over, so both resume exactly; simpleaudio's position is a
+# clock estimate (see SimpleaudioSink), which a stall before the pause also
+# misleads by the silence it caused.
+RESUME_LIMIT = {"pulse": 0, "miniaudio": 0, "simpleaudio": int(0.025 * RATE)}
 
 
 def test_pause_resumes_where_it_stopped(backend, pulse_env, tmp_path, record_property):
@@ -160,40 +171,33 @@ def test_pause_resumes_where_it_stopped(backend, pulse_env, tmp_path, record_pro
     time.sleep(0.2)
     sink.stop()
     recording = rec.stop()
-    played = as_int(recording)
+    played = as_int(recording).astype("<i2")
 
-    gaps = zero_runs(played[np.flatnonzero(played)[0]:np.flatnonzero(played)[-1]], RATE // 2)
-    assert len(gaps) == 1
-    gap_start, gap_len = gaps[0]
-    gap_start += int(np.flatnonzero(played)[0])
-    record_property("gap_s", round(gap_len / RATE, 3))
-    assert abs(gap_len / RATE - 2.0) < 0.3
+    found = pieces(played, STREAM_INT)
+    events = joins(found, STREAM_INT)
+    pauses = [j for j in events if j.silence >= RATE // 2]
+    assert len(pauses) == 1, events
+    pause = pauses[0]
+    record_property("gap_s", round(pause.silence / RATE, 3))
+    assert abs(pause.silence / RATE - 2.0) < 0.3
+    stalls = [j for j in events if j is not pause]
+    assert all(j.skipped == 0 for j in stalls), f"lost or repeated outside the pause: {events}"
+    stall_silence = sum(j.silence for j in stalls if j.rec < pause.rec)
+    record_property("stall_silence_ms", round(1000 * sum(j.silence for j in stalls) / RATE, 1))
+    if backend in RIDES_OUT:
+        assert not stalls, f"silence heard besides the pause: {events}"
+    limit = RESUME_LIMIT[backend] + (stall_silence if backend == "simpleaudio" else 0)
+    record_property("resume_error_samples", pause.skipped)
+    assert abs(pause.skipped) <= limit
+    assert found[0].at == 0 and found[-1].at + found[-1].length == TOTAL
 
-    hits = found_tones(recording)
-    before = [(r, s) for (r, _), (s, _) in zip(hits, PLAN) if r < gap_start]
-    after_hits = [h for h in hits if h[0] > gap_start]
-    after_plan = PLAN[-len(after_hits):]
-    after = [(r, s) for (r, _), (s, _) in zip(after_hits, after_plan)]
-    assert len(before) + len(after) >= len(PLAN) - 1  # one tone may straddle the pause
-    assert [n for _, n in after_hits] == [n for _, n in after_plan]
-    offsets_before = {r - s for r, s in before}
-    offsets_after = {r - s for r, s in after}
-    # Intervals on each side of the gap are exact: one offset per side.
-    assert len(offsets_before) == 1 and len(offsets_after) == 1
-    stopped = gap_start - offsets_before.pop()  # first stream sample not played before the gap
-    resumed = gap_start + gap_len - offsets_after.pop()  # first stream sample after the gap
-    record_property("resume_error_samples", resumed - stopped)
-    assert abs(resumed - stopped) <= RESUME_LIMIT[backend]
-    if backend == "miniaudio":
-        assert np.array_equal(played[gap_start - stopped:gap_start], STREAM_INT[:stopped])
-        tail = played[gap_start + gap_len:gap_start + gap_len + TOTAL - resumed]
-        assert np.array_equal(tail, STREAM_INT[resumed:])
-
-    delay = rec.time_of(gap_start) - paused_at
+    # The first stream sample not heard before the pause, and what position() said while paused.
+    stopped = heard_at(found, pause.rec)
+    delay = rec.time_of(pause.rec) - paused_at
     record_property("pause_delay_ms", round(1000 * delay, 1))
     record_property("position_while_paused_minus_stopped", held - stopped)
     assert delay < PAUSE_LIMIT_S[backend]
-    assert abs(held - stopped) <= RESUME_LIMIT[backend]
+    assert abs(held - stopped) <= limit
 
 
 def test_stop_silences_quickly(backend, pulse_env, tmp_path, record_property):
@@ -217,7 +221,7 @@ def test_stop_silences_quickly(backend, pulse_env, tmp_path, record_property):
     assert not sink.finished
 
 
-@pytest.mark.parametrize("name", ["miniaudio", "simpleaudio"])
+@pytest.mark.parametrize("name", BACKENDS)
 def test_server_gone_mid_session_ends_wait_with_no_audio_device(name, monkeypatch):
     if name not in sinks.available_backends():
         pytest.skip(f"{name} is not available on this Python")
@@ -250,7 +254,7 @@ def test_source_error_reaches_the_caller(backend):
         sink.stop()
 
 
-@pytest.mark.parametrize("name", ["miniaudio", "simpleaudio"])
+@pytest.mark.parametrize("name", BACKENDS)
 def test_no_sound_server_is_no_audio_device(name, no_audio_env):
     if name not in sinks.available_backends():
         pytest.skip(f"{name} is not available on this Python")
@@ -262,11 +266,12 @@ def test_no_sound_server_is_no_audio_device(name, no_audio_env):
     assert "\n" not in message and "voicecoach export" in message
 
 
-def test_miniaudio_device_is_chosen_by_name(pulse_env):
-    sink = sinks.open_sink("miniaudio", device="null output")  # the null sink's description
+@pytest.mark.parametrize("name", ["pulse", "miniaudio"])
+def test_a_device_is_chosen_by_name(name, pulse_env):
+    sink = sinks.open_sink(name, device="null output")  # the null sink's description
     sink.stop()
     with pytest.raises(InputError, match=r"'no such card'.*'Null Output'"):
-        sinks.open_sink("miniaudio", device="no such card")
+        sinks.open_sink(name, device="no such card")
 
 
 def test_simpleaudio_refuses_a_device_name(pulse_env):
@@ -277,17 +282,98 @@ def test_simpleaudio_refuses_a_device_name(pulse_env):
 
 
 def test_unknown_backend_lists_the_choices():
-    with pytest.raises(InputError, match=r"'bogus'.*miniaudio, simpleaudio"):
+    with pytest.raises(InputError, match=r"'bogus'.*miniaudio, pulse, simpleaudio.*--backend list"):
         sinks.open_sink("bogus")
 
 
-def test_default_backend_follows_python_version():
-    installed = importlib.util.find_spec("simpleaudio") is not None
-    old_python = sys.version_info < (3, 12)
-    expected = "simpleaudio" if installed and old_python else "miniaudio"
-    assert sinks.default_backend() == expected
-    assert ("simpleaudio" in sinks.available_backends()) == (installed and old_python)
-    assert sinks.backends() == ["miniaudio", "simpleaudio"]
+def test_the_default_is_the_backend_that_rides_out_a_stall_where_a_server_answers(pulse_env):
+    assert sinks.backends() == ["miniaudio", "pulse", "simpleaudio"]
+    assert sinks.default_backend() == "pulse"
+    sink = sinks.open_sink()
+    try:
+        assert isinstance(sink, sinks.pulse.PulseSink)
+    finally:
+        sink.stop()
+    listed = {c.name: c for c in sinks.choices()}
+    assert [c.name for c in sinks.choices() if c.default] == ["pulse"]
+    assert listed["pulse"].reason.startswith("the default: keeps 2000 ms queued")
+    assert "keeps 60 ms queued at the sound server" in listed["miniaudio"].reason
+    assert listed["miniaudio"].usable and not listed["miniaudio"].default
+
+
+def test_without_a_sound_server_the_default_falls_back_and_says_why(tmp_path, monkeypatch):
+    """No PulseAudio-protocol server, but an ALSA device: miniaudio plays, and the listing says why pulse did not."""
+    env = no_server_env(tmp_path / "alsa-only")
+    asound = tmp_path / "alsa-only" / "asound-null.conf"
+    asound.write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
+    for key, value in {**env, "ALSA_CONFIG_PATH": str(asound)}.items():
+        monkeypatch.setenv(key, value)
+    if "miniaudio" not in sinks.available_backends():
+        pytest.skip("miniaudio is not installed")
+    assert sinks.default_backend() == "miniaudio"
+    listed = {c.name: c for c in sinks.choices()}
+    assert not listed["pulse"].usable and "not usable here" in listed["pulse"].reason
+    assert listed["miniaudio"].default
+
+
+def test_simpleaudio_is_offered_only_before_python_3_12():
+    """simpleaudio is reported to crash at exit on 3.12+; where offered, it is never the default."""
+    offered = "simpleaudio" in sinks.available_backends()
+    if sys.version_info >= (3, 12):
+        assert not offered
+    shortfalls = sinks._BACKENDS["simpleaudio"].shortfalls()
+    assert any("estimate" in s for s in shortfalls)
+
+
+STALL_CHILD = """
+import sys, time
+import numpy as np
+from voicecoach import sinks
+rate, total = 22050, 22050 * 5
+rng = np.random.default_rng(3)
+stream = (rng.choice([-1.0, 1.0], total) * rng.uniform(0.02, 0.05, total)).astype(np.float32)
+def source(start, n):
+    out = np.zeros(n, dtype=np.float32)
+    part = stream[start:start + n]
+    out[:len(part)] = part
+    return out
+sink = sinks.open_sink(sys.argv[1])
+sink.start(source, total, rate)
+print("playing", flush=True)
+ok = sink.wait(30)
+time.sleep(0.2)
+sink.stop()
+sys.exit(0 if ok else 1)
+"""
+
+
+@pytest.mark.parametrize("name", sorted(RIDES_OUT))
+def test_a_stopped_player_is_not_heard(name, pulse_env, tmp_path, record_property):
+    """The whole playing process stopped twice for 200 ms (SIGSTOP, SIGCONT): no silence, nothing late."""
+    rec = pulse_env.record(tmp_path / "stopped.wav")
+    child = subprocess.Popen([sys.executable, "-c", STALL_CHILD, name], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, **pulse_env.env}, cwd=tmp_path)
+    try:
+        assert child.stdout.readline().strip() == "playing"
+        for at in (1.0, 2.5):
+            time.sleep(max(0.0, at - 0.5))
+            os.kill(child.pid, signal.SIGSTOP)
+            time.sleep(0.2)
+            os.kill(child.pid, signal.SIGCONT)
+        assert child.wait(30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        recording = rec.stop()
+    played = as_int(recording).astype("<i2")
+    rng = np.random.default_rng(3)
+    total = RATE * 5
+    stream = sinks.to_int16((rng.choice([-1.0, 1.0], total) * rng.uniform(0.02, 0.05, total)).astype(np.float32))
+    found = pieces(played, stream)
+    events = joins(found, stream)
+    record_property("inserted_silence_ms", round(1000 * sum(j.silence for j in events) / RATE, 1))
+    assert not events, f"heard: {events}"
+    assert found[0].at == 0 and found[0].length == total
 
 
 def _realtime_allowed() -> bool:

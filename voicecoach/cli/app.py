@@ -26,7 +26,24 @@ TtsOpt = typer.Option(None, "--tts-command", help="Any text-to-speech program, e
 ScaleOpt = typer.Option(1.0, "--scale", min=0.01, max=100.0, help="Multiply every timed duration by F.")
 NoSafetyOpt = typer.Option(False, "--no-safety", help="Leave out the spoken safety reminder.")
 SampleRateOpt = typer.Option(22050, "--sample-rate", help="Sample rate of the session in Hz.")
-BackendOpt = typer.Option(None, "--backend", help="simpleaudio or miniaudio.")
+
+
+def _backend(value: str | None) -> str | None:
+    """`--backend list`: every audio backend, the default, and why the others were not chosen."""
+    if value != "list":
+        return value
+    from ..player import quiet_stderr
+    from ..sinks import choices
+
+    with quiet_stderr():  # ALSA's C library complains in its own words while devices are tried
+        found = choices()
+    for choice in found:
+        typer.echo(f"{choice.name:<12} {choice.reason}")
+    raise typer.Exit()
+
+
+BackendOpt = typer.Option(None, "--backend", callback=_backend,
+                          help="pulse, miniaudio or simpleaudio; `--backend list` shows the default and why.")
 DeviceOpt = typer.Option(None, "--device", help="Output device name (see your sound settings).")
 BackgroundOpt = typer.Option(None, "--background", metavar="NAME|FILE",
                              help="A bed under the voice: rain, ocean, pad (see `voicecoach backgrounds`) "

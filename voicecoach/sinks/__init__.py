@@ -1,0 +1,199 @@
+"""Live audio output: play a rendered sample stream on the sound device.
+
+A sink pulls the session from a ``Source`` (``source(start, n)`` returns the
+float32 mono samples ``start .. start+n``, zeros past the end; in practice the
+mixer) and plays it as one continuous stream, so the pacing is the audio
+clock's and nothing drifts. Three backends share the ``Sink`` interface, one
+module each:
+
+* ``pulse`` (pulse.py): a stream to the PulseAudio or PipeWire server through
+  libpulse. Keeps 2 s queued at the server, so a stall of voicecoach
+  shorter than that is not heard; pause drops the queue and reads the exact
+  sample played last from the server.
+* ``miniaudio`` (miniaudio.py): the device pulls blocks; 60 ms queued, pause
+  feeds silence, resume exact.
+* ``simpleaudio`` (simpleaudio.py): the backend the project was specified
+  with; plays one whole buffer, pause stops it, resume is a clock estimate.
+
+The live promises: a stall of the whole voicecoach process of up to 200 ms
+is never heard, a pause is heard within 150 ms, and resume continues on the
+exact sample heard last. The default backend is the first, in order of
+preference, that is installed, opens on this machine and keeps them; where
+none does, the first that opens. ``choices()`` says why each backend was or
+was not chosen. Backends register through ``register()``; the built-ins use
+the same path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import InputError, NoAudioDevice
+from . import miniaudio as _miniaudio
+from . import pulse as _pulse
+from . import simpleaudio as _simpleaudio
+from .base import DEFAULT_RATE, HINT, Sink, Source, no_device, prefer_realtime, render, to_int16
+
+__all__ = ["Backend", "Choice", "DEFAULT_RATE", "HINT", "Sink", "Source", "available_backends", "backends",
+           "choices", "default_backend", "open_sink", "prefer_realtime", "register", "render", "to_int16"]
+
+SinkFactory = Callable[[str | None], Sink]
+
+# The promises a default backend keeps (see the module docstring). What it
+# keeps queued at the sound server must cover the stall with room to spare:
+# the queue is topped up in steps, so it is never quite full.
+STALL_MS = 200
+QUEUE_MIN_MS = 250
+PAUSE_MAX_MS = 150
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend and what it promises (None: it does not say)."""
+
+    name: str
+    factory: SinkFactory
+    missing: Callable[[], str | None]  # why it cannot be used here at all, or None (cheap: no device opened)
+    queued_ms: int | None = None  # kept queued at the sound server: a longer stall of voicecoach is a gap
+    pause_ms: int | None = None  # how late a pause is heard (measured)
+    exact_resume: bool = False  # resume continues on the exact sample heard last
+    preference: int = 100  # lower is tried first
+
+    def shortfalls(self) -> list[str]:
+        """Return each live promise this backend does not keep, in words."""
+        out = []
+        if self.queued_ms is None:
+            out.append("it does not say how long a stall of voicecoach it rides out")
+        elif self.queued_ms < QUEUE_MIN_MS:
+            out.append(f"it keeps {self.queued_ms} ms queued at the sound server, so a stall of voicecoach "
+                       f"longer than that is heard as a gap (the default rides out {STALL_MS} ms and more)")
+        if self.pause_ms is None:
+            out.append("it does not say how soon a pause is heard")
+        elif self.pause_ms > PAUSE_MAX_MS:
+            out.append(f"a pause is heard after {self.pause_ms} ms (the default: within {PAUSE_MAX_MS} ms)")
+        if not self.exact_resume:
+            out.append("resume starts from an estimate, so a little may repeat or be skipped")
+        return out
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One backend as `voicecoach play --backend list` shows it."""
+
+    name: str
+    default: bool
+    usable: bool
+    reason: str  # why it is the default, or why not
+
+
+_BACKENDS: dict[str, Backend] = {}
+
+
+def register(name: str, factory: SinkFactory, *, missing: Callable[[], str | None] | None = None,
+             queued_ms: int | None = None, pause_ms: int | None = None, exact_resume: bool = False,
+             preference: int = 100) -> None:
+    """Make a backend known by ``name``; ``factory(device)`` opens a sink.
+
+    ``missing()`` says why the backend cannot be used on this machine at all
+    (its library is not installed), or None; without it the backend is always
+    offered. The promises (what it keeps queued, how soon a pause is heard,
+    whether resume is exact) decide whether it can be the default.
+    """
+    _BACKENDS[name] = Backend(name, factory, missing or (lambda: None), queued_ms, pause_ms, exact_resume,
+                              preference)
+
+
+def backends() -> list[str]:
+    """Return the names of all registered backends, sorted."""
+    return sorted(_BACKENDS)
+
+
+def available_backends() -> list[str]:
+    """Return the registered backends whose library is installed here, sorted (no device is opened)."""
+    return [name for name in backends() if _BACKENDS[name].missing() is None]
+
+
+def _candidates() -> list[Backend]:
+    """Installed backends, those that keep every promise first, each group by preference."""
+    installed = [b for b in _BACKENDS.values() if b.missing() is None]
+    return sorted(installed, key=lambda b: (bool(b.shortfalls()), b.preference, b.name))
+
+
+def _open_default(device: str | None) -> tuple[str, Sink]:
+    """Open the first candidate that opens here; when none does, one error naming what each said."""
+    said: list[str] = []
+    for backend in _candidates():
+        try:
+            return backend.name, backend.factory(device)
+        except NoAudioDevice as exc:
+            said += getattr(exc, "parts", [f"{backend.name}: {exc}"])
+    if said:
+        raise no_device(*said[0].split(": ", 1), *said[1:])
+    raise NoAudioDevice(f"no audio backend is installed ({', '.join(backends())}); {HINT}")
+
+
+def default_backend() -> str:
+    """Return the backend `open_sink()` uses when none is named (opens and closes a device to know)."""
+    name, sink = _open_default(None)
+    sink.stop()
+    return name
+
+
+def open_sink(backend: str | None = None, device: str | None = None) -> Sink:
+    """Open the output device through ``backend`` (default: see the module docstring).
+
+    Returns a sink whose device is already open, so a missing sound server is
+    reported here, within a few seconds, as NoAudioDevice. An unknown backend
+    name, or one not installed here, is an InputError listing the choices.
+    """
+    if backend is None:
+        return _open_default(device)[1]
+    if backend not in _BACKENDS:
+        raise InputError(f"unknown audio backend {backend!r}; choose one of: {', '.join(backends())} "
+                         "(`--backend list` says which suits this machine)")
+    why = _BACKENDS[backend].missing()
+    if why is not None:
+        raise InputError(f"audio backend {backend!r} is not available here: {why}; "
+                         f"choose one of: {', '.join(available_backends())}")
+    return _BACKENDS[backend].factory(device)
+
+
+def choices(device: str | None = None) -> list[Choice]:
+    """Every backend, whether it is the default, and why or why not; opens each installed one once."""
+    opened: dict[str, str | None] = {}
+    for backend in _BACKENDS.values():
+        why = backend.missing()
+        if why is None:
+            try:
+                backend.factory(device).stop()
+            except (NoAudioDevice, InputError) as exc:
+                why = str(exc).replace(f"; {HINT}", "")
+        opened[backend.name] = why
+    usable = [b for b in _candidates() if opened[b.name] is None]
+    chosen = usable[0].name if usable else None
+    out = []
+    for backend in sorted(_BACKENDS.values(), key=lambda b: (b.preference, b.name)):
+        short = backend.shortfalls()
+        if opened[backend.name] is not None:
+            reason = f"not usable here: {opened[backend.name]}"
+        elif backend.name == chosen:
+            reason = "the default: " + ("; ".join(short) if short else
+                                        f"keeps {backend.queued_ms} ms queued at the sound server, a pause "
+                                        f"is heard within {backend.pause_ms} ms and resumes on the exact sample")
+        elif short:
+            reason = "not the default: " + "; ".join(short)
+        else:
+            reason = f"not the default: {chosen} comes first"
+        out.append(Choice(backend.name, backend.name == chosen, opened[backend.name] is None, reason))
+    return out
+
+
+# Measured through a private sound server as an ordinary user (docs/performance.md, bench/stall.py).
+# pulse: a cork is heard after the server's device latency, which early requests set to REQUEST_MS.
+register("pulse", _pulse.PulseSink, missing=_pulse.missing, queued_ms=_pulse.QUEUE_MS, pause_ms=_pulse.REQUEST_MS,
+         exact_resume=True, preference=10)
+register("miniaudio", _miniaudio.MiniaudioSink, missing=_miniaudio.missing, queued_ms=_miniaudio.QUEUED_MS,
+         pause_ms=90, exact_resume=True, preference=20)  # pause 45-89 ms
+# simpleaudio: a 100 ms stop left a 19 ms gap, so about 80 ms are queued; pause 190-295 ms.
+register("simpleaudio", _simpleaudio.SimpleaudioSink, missing=_simpleaudio.missing, queued_ms=80,
+         pause_ms=295, exact_resume=False, preference=30)
