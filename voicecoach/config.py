@@ -1,7 +1,9 @@
 """The user's config file and folders: what the command line falls back on.
 
 config.yaml in the platform config folder (or $VOICECOACH_CONFIG) may set:
-voice, rate, volume, engine, tts_command, backend, device, lead_in.
+voice, rate, volume, engine, tts_command, backend, device, lead_in, and
+mpris (false: not a media player on the session bus) and pause_others (true:
+pause other media players while a session plays).
 """
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-CONFIG_KEYS = ("voice", "rate", "volume", "engine", "tts_command", "backend", "device", "lead_in")
+CONFIG_KEYS = ("voice", "rate", "volume", "engine", "tts_command", "backend", "device", "lead_in", "mpris",
+               "pause_others")
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class Config:
     backend: str | None = None
     device: str | None = None
     lead_in: float | None = None
+    mpris: bool | None = None
+    pause_others: bool | None = None
 
 
 def config_dir() -> Path:
@@ -64,6 +69,9 @@ def load_config(path: Path | None = None) -> Config:
         values["rate"] = b.whole(fields["rate"], "rate", 40)
     if "volume" in fields:
         values["volume"] = b.volume(fields["volume"])
+    for key in ("mpris", "pause_others"):
+        if key in fields:
+            values[key] = b.flag(fields[key], key)
     if "lead_in" in fields:
         values["lead_in"] = b.seconds(fields["lead_in"], "lead_in", zero_ok=True)
     if "tts_command" in fields:

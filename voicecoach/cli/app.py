@@ -28,6 +28,11 @@ NoSafetyOpt = typer.Option(False, "--no-safety", help="Leave out the spoken safe
 SampleRateOpt = typer.Option(22050, "--sample-rate", help="Sample rate of the session in Hz.")
 BackendOpt = typer.Option(None, "--backend", help="simpleaudio or miniaudio.")
 DeviceOpt = typer.Option(None, "--device", help="Output device name (see your sound settings).")
+MprisOpt = typer.Option(None, "--mpris/--no-mpris", help="Be a media player on the session bus while playing, "
+                                                        "for headset buttons, media keys and phones (default on).")
+PauseOthersOpt = typer.Option(None, "--pause-others/--no-pause-others",
+                              help="Pause other media players while a session plays, resume them after "
+                                   "(default off).")
 
 
 def _version(value: bool) -> None:
@@ -41,9 +46,12 @@ def main_callback(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
     debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for errors."),
+    verbose: bool = typer.Option(False, "--verbose", help="Say what was left out, e.g. why voicecoach is not "
+                                                          "on the session bus."),
 ) -> None:
     """Play today's plan when no command is given."""
     settings.debug = debug
+    settings.verbose = verbose
     if ctx.invoked_subcommand is None:
         from datetime import date
 

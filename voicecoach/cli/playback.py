@@ -6,8 +6,8 @@ from typing import Optional
 
 import typer
 
-from .app import (BackendOpt, DeviceOpt, NoSafetyOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceOpt, VolumeOpt, WpmOpt,
-                  app, console_progress, handled)
+from .app import (BackendOpt, DeviceOpt, MprisOpt, NoSafetyOpt, PauseOthersOpt, SampleRateOpt, ScaleOpt, TtsOpt,
+                  VoiceOpt, VolumeOpt, WpmOpt, app, console_progress, handled)
 
 
 @app.command()
@@ -67,9 +67,11 @@ def play(
     level: Optional[int] = typer.Option(None, "--level", min=1, help="Progression level to play at "
                                                                      "(default: from your history)."),
     sample_rate: int = SampleRateOpt,
+    mpris: Optional[bool] = MprisOpt,
+    pause_others: Optional[bool] = PauseOthersOpt,
 ) -> None:
     """Speak and play a routine live, hands-free: space pauses, n skips, b restarts the step, q quits."""
     from .live import PlayChoices, play_routine
 
     play_routine(routine, PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
-                                      lead_in, level, sample_rate))
+                                      lead_in, level, sample_rate, mpris, pause_others))
