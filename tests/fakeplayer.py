@@ -40,6 +40,18 @@ class FakePlayer(ServiceInterface):
     def PlaybackStatus(self) -> "s":
         return self.status
 
+    @dbus_property(PropertyAccess.READ)
+    def CanControl(self) -> "b":
+        return True
+
+    @dbus_property(PropertyAccess.READ)
+    def CanPlay(self) -> "b":
+        return True
+
+    @dbus_property(PropertyAccess.READ)
+    def CanPause(self) -> "b":
+        return True
+
 
 async def main(name: str) -> None:
     bus = await MessageBus().connect()
