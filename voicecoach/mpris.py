@@ -179,8 +179,12 @@ class Mpris:
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(lambda _loop, _context: None)  # nothing from the bus reaches the terminal
         self._left = asyncio.Event()
+        address = session_address()
+        if address is None and "DISPLAY" not in os.environ:  # a console: nowhere to look
+            self.failure = "MPRIS off: no session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
+            return
         try:
-            bus = await MessageBus(bus_address=session_address()).connect()
+            bus = await MessageBus(bus_address=address).connect()
         except Exception as exc:  # noqa: BLE001
             self.failure = f"MPRIS off: no session bus ({exc})"
             return
