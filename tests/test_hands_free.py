@@ -413,3 +413,24 @@ def test_the_config_key_keeps_voicecoach_off_the_bus_and_the_option_puts_it_back
             time.sleep(0.1)
         assert proc.returncode == 0, proc.stderr.read()
         assert seen is expected
+
+
+def test_a_desk_break_is_a_player_while_it_plays_and_the_music_waits_for_it(pulse_server, user_env, music):
+    from datetime import datetime, timedelta
+
+    # a window opening one or two (fast) minutes from now, so the prompt comes within a second
+    opens = (datetime.now() + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    follow = subprocess.Popen(["playerctl", "-p", "voicecoach", "-F", "metadata", "--format",
+                               "{{status}}|{{xesam:album}}"], env=user_env, stdout=subprocess.PIPE, text=True)
+    result = subprocess.run([sys.executable, "-m", "voicecoach", "remind", "--count", "1", "--hours",
+                             f"{opens:%H:%M}-{opens + timedelta(hours=3):%H:%M}", "--minute-seconds", "0.5",
+                             "--rate", "500", "--backend", "miniaudio", "--pause-others"],
+                            env=user_env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    time.sleep(0.5)
+    follow.terminate()
+    shown = [line for line in follow.communicate()[0].splitlines() if line]
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.splitlines()[-1] == "Done: 1 desk break."
+    assert shown and set(shown) == {"Playing|Desk Break"}
+    assert music.methods() == ["Pause", "Play"]
