@@ -1,9 +1,11 @@
 """Another MPRIS player on the bus (music, a podcast), for the --pause-others tests.
 
-Run as a program: ``python fakeplayer.py NAME``. It owns
+Run as a program: ``python fakeplayer.py NAME [--hung]``. It owns
 ``org.mpris.MediaPlayer2.NAME``, is Playing, prints ``ready`` once on the bus
 and then one line ``<method> <monotonic time>`` for each Play, Pause or
-PlayPause it receives; it runs until it is terminated.
+PlayPause it receives; it runs until it is terminated. With ``--hung`` it
+never answers again once asked for its PlaybackStatus after it is ready (a
+player that froze).
 """
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, m
 
 
 class FakePlayer(ServiceInterface):
-    def __init__(self):
+    def __init__(self, hung: bool = False):
         super().__init__("org.mpris.MediaPlayer2.Player")
         self.status = "Playing"
+        self.hung = hung
+        self.ready = False  # dbus_fast reads every property once when the object is exported
 
     def _log(self, what: str, status: str) -> None:
         self.status = status
@@ -38,6 +42,8 @@ class FakePlayer(ServiceInterface):
 
     @dbus_property(PropertyAccess.READ)
     def PlaybackStatus(self) -> "s":
+        if self.hung and self.ready:
+            time.sleep(3600)  # blocks the whole loop: no call is answered any more
         return self.status
 
     @dbus_property(PropertyAccess.READ)
@@ -53,13 +59,15 @@ class FakePlayer(ServiceInterface):
         return True
 
 
-async def main(name: str) -> None:
+async def main(name: str, hung: bool) -> None:
     bus = await MessageBus().connect()
-    bus.export("/org/mpris/MediaPlayer2", FakePlayer())
+    player = FakePlayer(hung)
+    bus.export("/org/mpris/MediaPlayer2", player)
     await bus.request_name(f"org.mpris.MediaPlayer2.{name}")
+    player.ready = True
     print("ready", flush=True)
     await bus.wait_for_disconnect()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], "--hung" in sys.argv[2:]))

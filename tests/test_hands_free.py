@@ -81,9 +81,16 @@ def user_env(tmp_path_factory, pulse_server, session_bus):
 
 
 def play(routine: Path, env: dict, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "voicecoach", "play", str(routine), "--backend", "miniaudio",
-                             "--lead-in", "0", *extra], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A program started in the background by a non-interactive shell ignores SIGINT, and
+    # so would voicecoach, inheriting it: a Python handler here is reset to the default in
+    # the child, so Ctrl-C reaches it however the tests were started.
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen([sys.executable, "-m", "voicecoach", "play", str(routine), "--backend", "miniaudio",
+                                 "--lead-in", "0", *extra], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, saved)
 
 
 def playerctl(env: dict, player: str, *args: str) -> str:
@@ -377,7 +384,7 @@ def test_without_a_bus_play_prints_nothing_extra(bus, pulse_server, user_env, tm
     assert (out, err) == off == (finished(timeline), "")
     assert took < 20
     verbose = subprocess.run([sys.executable, "-m", "voicecoach", "--verbose", "play", str(routine),
-                              "--lead-in", "0"], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              "--backend", "miniaudio", "--lead-in", "0"], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                              timeout=60)
     assert verbose.returncode == 0
     assert verbose.stdout == out

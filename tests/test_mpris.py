@@ -103,12 +103,16 @@ def test_tracks_are_the_introduction_then_each_step_end_to_end():
 
 
 def test_the_desktop_sees_a_player_named_for_this_process_with_the_step_as_track(served, session_bus):
-    served.publish(5 * RATE, paused=False)  # three seconds into the first step's track
+    served.publish(5 * RATE, paused=True)  # three seconds into the first step's track
     assert playerctl(session_bus, "metadata", "--format",
                      "{{mpris:trackid}}|{{xesam:title}}|{{xesam:album}}|{{xesam:artist}}|{{mpris:length}}") == \
         "'/voicecoach/step/1'|Tennis ball psoas release (right)|Psoas release|voicecoach|10000000"
+    assert (playerctl(session_bus, "status"), playerctl(session_bus, "position")) == ("Paused", "3.000000")
+    published = time.monotonic()
+    served.publish(5 * RATE, paused=False)
+    position = float(playerctl(session_bus, "position"))
     assert playerctl(session_bus, "status") == "Playing"
-    assert 2.9 <= float(playerctl(session_bus, "position")) <= 4.0  # 3 s, and the wall clock since
+    assert 3.0 <= position <= 3.0 + (time.monotonic() - published)  # playing: the time since the last publish counts
     root, player = "org.mpris.MediaPlayer2", "org.mpris.MediaPlayer2.Player"
     assert (get(session_bus, root, "Identity"), get(session_bus, root, "CanQuit"),
             get(session_bus, root, "CanRaise")) == ("voicecoach", True, False)
@@ -201,9 +205,9 @@ def test_a_bus_that_dies_mid_session(served, session_bus):
 class FakePlayer:
     """tests/fakeplayer.py on the bus: another media player, Playing, that logs the calls it gets."""
 
-    def __init__(self, bus: SessionBus, name: str):
-        self.proc = subprocess.Popen([sys.executable, str(FAKE_PLAYER), name], env={**os.environ, **bus.env},
-                                     stdout=subprocess.PIPE, text=True)
+    def __init__(self, bus: SessionBus, name: str, *options: str):
+        self.proc = subprocess.Popen([sys.executable, str(FAKE_PLAYER), name, *options],
+                                     env={**os.environ, **bus.env}, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
         self.calls: list[tuple[str, float]] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -239,6 +243,23 @@ def test_pause_others_pauses_the_playing_ones_and_resumes_them_at_the_end(sessio
         assert podcast.methods() == ["Pause"]  # paused before the session: left alone
     finally:
         for player in (music, podcast, gone):
+            player.stop()
+
+
+def test_a_player_that_hangs_does_not_keep_the_others_paused(session_bus, monkeypatch):
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus.address)
+    hung, music = FakePlayer(session_bus, "hung", "--hung"), FakePlayer(session_bus, "music")
+    try:
+        mpris = Mpris(session(), pause_others=True)
+        mpris.start()
+        wait_for(lambda: music.methods() == ["Pause"], "music paused")
+        began = time.monotonic()
+        mpris.close()
+        assert time.monotonic() - began < 2.0
+        wait_for(lambda: music.methods() == ["Pause", "Play"], "music resumed")
+        assert mpris.failure is None
+    finally:
+        for player in (hung, music):
             player.stop()
 
 

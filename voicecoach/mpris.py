@@ -15,6 +15,7 @@ session plays on, and `failure` says why (nothing is printed).
 """
 from __future__ import annotations
 
+import asyncio
 import bisect
 import contextlib
 import logging
@@ -40,6 +41,9 @@ DBUS = ("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus")
 RESUME_WAIT = 2.0
 # How long `close` waits for the bus thread otherwise: it only has to leave the bus.
 LEAVE_WAIT = 0.2
+# How long another player may take to answer before it is skipped (a hung one
+# must not keep the others paused; the bus itself gives up only after 25 s).
+CALL_TIMEOUT = 0.5
 
 # dbus_fast reports through `logging`; with no handler of ours Python would
 # print its warnings to stderr, and a failing bus must print nothing.
@@ -143,8 +147,7 @@ class Mpris:
         """Resume the players paused at the start, leave the bus and end the thread.
 
         Waits at most RESUME_WAIT seconds with --pause-others on a bus that
-        answered, else LEAVE_WAIT;
-        a bus that hangs is left to the daemon thread.
+        answered, else LEAVE_WAIT; a bus that hangs is left to the daemon thread.
         """
         if self._thread is None:
             return
@@ -164,8 +167,6 @@ class Mpris:
     # ------------------------------------------------------------ the bus thread
 
     def _run(self) -> None:
-        import asyncio
-
         try:
             asyncio.run(self._serve())
         except Exception as exc:  # noqa: BLE001  the bus is optional: whatever fails only ends it
@@ -174,8 +175,6 @@ class Mpris:
             self._loop = None
 
     async def _serve(self) -> None:
-        import asyncio
-
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(lambda _loop, _context: None)  # nothing from the bus reaches the terminal
         self._left = asyncio.Event()
@@ -290,9 +289,13 @@ class Mpris:
 
 async def _call(bus: MessageBus, destination: str, path: str, interface: str, member: str, signature: str = "",
                 body: Sequence = ()) -> list | None:
-    """One method call; the reply's body, or None for an error reply (a player that left, say)."""
-    reply = await bus.call(Message(destination=destination, path=path, interface=interface, member=member,
-                                   signature=signature, body=list(body)))
+    """One method call; the reply's body, or None for an error reply (a player that left, say) or no reply in time."""
+    message = Message(destination=destination, path=path, interface=interface, member=member, signature=signature,
+                      body=list(body))
+    try:
+        reply = await asyncio.wait_for(bus.call(message), CALL_TIMEOUT)
+    except asyncio.TimeoutError:
+        return None
     return reply.body if reply is not None and reply.message_type == MessageType.METHOD_RETURN else None
 
 
