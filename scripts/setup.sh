@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Set voicecoach up on Debian or Ubuntu; safe to run again (it only does what is missing).
 #   1. system packages: espeak-ng (speech), libasound2-dev + a C compiler (to build simpleaudio),
-#      and for the tests a PulseAudio server with its tools, sox and ffmpeg (independent decoders);
+#      and for the tests a PulseAudio server with its tools, sox and ffmpeg (independent decoders),
+#      a D-Bus session bus daemon and playerctl (the hands-free tests drive voicecoach over MPRIS);
 #   2. a virtual environment in .venv/ with voicecoach and its test extras installed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
 
 need=()
-for pkg in espeak-ng libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils sox ffmpeg; do
+for pkg in espeak-ng libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils sox ffmpeg dbus playerctl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 command -v gcc >/dev/null 2>&1 || need+=(gcc)

@@ -4,6 +4,32 @@ from __future__ import annotations
 import pytest
 
 from pulse import PulseServer, PulseUnavailable, no_server_env
+from sessionbus import BusUnavailable, SessionBus
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_desktop_bus(tmp_path_factory):
+    """Hide the session bus of whoever runs the tests.
+
+    voicecoach is an MPRIS player on the session bus while it plays; no test
+    should appear in a developer's media widget or take commands from a
+    headset. Tests that want a bus start a private one (`session_bus`).
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path_factory.mktemp('no-bus') / 'none'}")
+        yield
+
+
+@pytest.fixture
+def session_bus():
+    """A private D-Bus session bus for one test; fails (never skips) when dbus-daemon is missing."""
+    bus = SessionBus()
+    try:
+        bus.start()
+    except BusUnavailable as exc:
+        pytest.fail(f"cannot start a private session bus: {exc}", pytrace=False)
+    yield bus
+    bus.stop()
 
 
 def pytest_collection_modifyitems(items):

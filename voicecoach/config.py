@@ -1,9 +1,11 @@
 """The user's config file and folders: what the command line falls back on.
 
 config.yaml in the platform config folder (or $VOICECOACH_CONFIG) may set:
-voice, rate, volume, engine, tts_command, backend, device, lead_in, and the
+voice, rate, volume, engine, tts_command, backend, device, lead_in; the
 background bed: background (a bed name, or an audio file, relative to the
-config file's folder), background_level and duck (dB).
+config file's folder), background_level and duck (dB); and mpris (false: not
+a media player on the session bus) and pause_others (true: pause other media
+players while a session plays).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_KEYS = ("voice", "rate", "volume", "engine", "tts_command", "backend", "device", "lead_in", "background",
-               "background_level", "duck")
+               "background_level", "duck", "mpris", "pause_others")
 # The ranges the command line allows too: a bed up to 6 dB under the speech, a duck up to 40 dB.
 BACKGROUND_LEVEL_RANGE = (-40.0, -6.0)
 DUCK_RANGE = (0.0, 40.0)
@@ -31,6 +33,8 @@ class Config:
     background: str | None = None  # a bed name, or an absolute path
     background_level: float | None = None
     duck: float | None = None
+    mpris: bool | None = None
+    pause_others: bool | None = None
 
 
 def config_dir() -> Path:
@@ -73,6 +77,9 @@ def load_config(path: Path | None = None) -> Config:
         values["rate"] = b.whole(fields["rate"], "rate", 40)
     if "volume" in fields:
         values["volume"] = b.volume(fields["volume"])
+    for key in ("mpris", "pause_others"):
+        if key in fields:
+            values[key] = b.flag(fields[key], key)
     if "lead_in" in fields:
         values["lead_in"] = b.seconds(fields["lead_in"], "lead_in", zero_ok=True)
     if "tts_command" in fields:

@@ -1,7 +1,9 @@
-"""Live play: one continuous stream to a sink, with keys and a display around it.
+"""Live play: one continuous stream to a sink, with keys, MPRIS and a display around it.
 
 The pacing is the sink's: the whole session is one stream of samples, so the
-loop here only polls (for keys and the display) and never times anything.
+loop here only polls (for keys, commands from the session bus and the display)
+and never times anything. That loop is the one place that acts on a command,
+whichever way it came.
 """
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from dataclasses import dataclass
 from .duration import clock
 from .timeline import StepSpan, Timeline
 
-POLL = 0.05  # seconds between looks at the keyboard: well inside the 100 ms pause promise
+POLL = 0.05  # seconds between looks at the keyboard and the bus: well inside the 100 ms pause promise
+# The commands a key gives; MPRIS gives the same ones, plus "play" and "pause" (mpris.py).
+KEYS = {" ": "toggle", "n": "next", "N": "next", "b": "restart", "B": "restart", "q": "quit", "Q": "quit"}
 
 
 @dataclass(frozen=True)
@@ -112,13 +116,18 @@ def quiet_stderr() -> Iterator[None]:
 
 
 class Player:
-    """Plays a rendered session on a sink and reacts to keys; never sleeps to keep time."""
+    """Plays a rendered session on a sink and reacts to keys and MPRIS; never sleeps to keep time.
 
-    def __init__(self, timeline: Timeline, render, sink, reopen=None):
+    `remote`, when given, is the session's `mpris.Mpris`: its `poll()` gives
+    commands from the bus and `publish(sample, paused)` tells it where we are.
+    """
+
+    def __init__(self, timeline: Timeline, render, sink, reopen=None, remote=None):
         self.timeline = timeline
         self.render = render
         self.sink = sink
         self.reopen = reopen  # a sink plays one stream: skipping needs a fresh one
+        self.remote = remote
         self.paused = False
 
     def _seek(self, sample: int) -> None:
@@ -129,25 +138,38 @@ class Player:
         self.sink.start(self.render, self.timeline.total_samples, self.timeline.sample_rate, from_sample=sample)
         self.paused = False
 
-    def handle(self, key: str) -> bool:
-        """Act on one key; returns False when the user asked to quit."""
+    def handle(self, command: str) -> bool:
+        """Act on one command (a value of KEYS, "play" or "pause"); returns False when the user asked to quit.
+
+        "play" while playing and "pause" while paused do nothing, so a
+        desktop that sends Play or Pause can never toggle the wrong way.
+        """
         position = self.sink.position()
-        if key == " ":
+        if command == "toggle" or command == ("play" if self.paused else "pause"):
             if self.paused:
                 self.sink.resume()
             else:
                 self.sink.pause()
             self.paused = not self.paused
-        elif key in ("n", "N"):
+        elif command == "next":
             nxt = next_step(self.timeline, position)
             if nxt is not None:
                 self._seek(nxt.announce_sample)
-        elif key in ("b", "B"):
+        elif command == "restart":
             span = step_at(self.timeline, position)
             self._seek(span.announce_sample if span else 0)
-        elif key in ("q", "Q"):
+        elif command == "quit":
             return False
         return True
+
+    def _commands(self, keys: Callable[[], str | None]) -> list[str]:
+        """The commands that came since the last look: a key, then whatever the bus queued."""
+        key = keys()
+        commands = [KEYS[key]] if key in KEYS else []
+        if self.remote is not None:
+            while (command := self.remote.poll()) is not None:
+                commands.append(command)
+        return commands
 
     def run(self, from_sample: int = 0, keys: Callable[[], str | None] = lambda: None,
             show: Callable[[str], None] | None = None) -> Outcome:
@@ -172,11 +194,13 @@ class Player:
                     return Outcome(total, total, finished=True)
                 if self.paused:
                     time.sleep(POLL)  # only waiting for a key; the stream is stopped
-                key = keys()
-                if key is not None and not self.handle(key):
-                    position = self.sink.position()
-                    self.sink.stop()
-                    return Outcome(position, total, finished=False)
+                for command in self._commands(keys):
+                    if not self.handle(command):
+                        position = self.sink.position()
+                        self.sink.stop()
+                        return Outcome(position, total, finished=False)
+                if self.remote is not None:
+                    self.remote.publish(self.sink.position(), self.paused)
                 if show is not None and time.monotonic() - last_shown >= 0.25:
                     show(status(self.timeline, self.sink.position(), self.paused))
                     last_shown = time.monotonic()
@@ -196,15 +220,33 @@ class Interrupted(KeyboardInterrupt):
 
 class LivePlay:
     """The one live-play path: a sink opened early (so "no audio device" comes within
-    milliseconds), sessions played on it with keys and a display, every end reported.
+    milliseconds), sessions played on it with keys, MPRIS and a display, every end reported.
+
+    With `mpris` each session is also a media player on the D-Bus session bus
+    while it plays (mpris.py); without a bus it plays exactly the same, and
+    `mpris_off` says why. `pause_others` pauses the other players that are
+    playing when a session starts, and resumes them when it ends, however it ends.
 
     Use as a context manager; whatever happens, no stream is left playing.
     """
 
-    def __init__(self, backend: str | None = None, device: str | None = None):
+    def __init__(self, backend: str | None = None, device: str | None = None, mpris: bool = True,
+                 pause_others: bool = False):
         self.backend = backend
         self.device = device
+        self.pause_others = pause_others
+        self.mpris_off: str | None = None  # why the last session was not on the bus (None: it was, or not asked)
+        self._mpris = self._load_mpris() if mpris else None
         self._sink = self._open()
+
+    def _load_mpris(self):
+        # imported here, with the device, not when a session starts: it takes about 0.1 s
+        try:
+            from . import mpris
+        except ImportError as exc:  # dbus_fast missing (it is not installed off Linux)
+            self.mpris_off = f"MPRIS off: {exc}"
+            return None
+        return mpris
 
     def _open(self):
         from .sinks import open_sink
@@ -225,9 +267,12 @@ class LivePlay:
         Ctrl-C stops the sound, calls `on_end`, then raises `Interrupted`.
         """
         self.ready()
-        player = Player(timeline, render, self._sink, self._open)
+        remote = self._mpris.Mpris(timeline, self.pause_others) if self._mpris is not None else None
+        player = Player(timeline, render, self._sink, self._open, remote)
         self._sink = None  # the player owns it now, and any stream a key reopens
         try:
+            if remote is not None:
+                remote.start()
             outcome = player.run(keys=keys, show=show)
         except Interrupted as stop:
             if on_end is not None:
@@ -235,6 +280,9 @@ class LivePlay:
             raise
         finally:
             player.sink.stop()
+            if remote is not None:  # after the sound stopped, so resumed music never overlaps it
+                remote.close()
+                self.mpris_off = remote.failure
         if on_end is not None:
             on_end(outcome)
         return outcome

@@ -53,6 +53,11 @@ DuckOpt = typer.Option(None, "--duck", min=0.0, max=40.0, metavar="DB",
                        help="How far the bed dips under speech, in dB (default 12).")
 BackgroundLevelOpt = typer.Option(None, "--background-level", min=-40.0, max=-6.0, metavar="DB",
                                   help="The bed's loud passages this far below the speech, in dB (default -20).")
+MprisOpt = typer.Option(None, "--mpris/--no-mpris", help="Be a media player on the session bus while playing, "
+                                                        "for headset buttons, media keys and phones (default on).")
+PauseOthersOpt = typer.Option(None, "--pause-others/--no-pause-others",
+                              help="Pause other media players while a session plays, resume them after "
+                                   "(default off).")
 
 
 def _version(value: bool) -> None:
@@ -66,9 +71,12 @@ def main_callback(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
     debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for errors."),
+    verbose: bool = typer.Option(False, "--verbose", help="Say what was left out, e.g. why voicecoach is not "
+                                                          "on the session bus."),
 ) -> None:
     """Play today's plan when no command is given."""
     settings.debug = debug
+    settings.verbose = verbose
     if ctx.invoked_subcommand is None:
         from datetime import date
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import typer
 
-from .output import handled, one_line  # noqa: F401  (one_line kept for callers that print errors)
+from .output import handled, one_line, settings  # noqa: F401  (one_line kept for callers that print errors)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class PlayChoices:
     no_background: bool = False
     duck: float | None = None
     background_level: float | None = None
+    mpris: bool | None = None
+    pause_others: bool | None = None
 
 
 def play_routines(refs: list[str], choices: PlayChoices) -> None:
@@ -69,7 +71,8 @@ def play_routine(ref: str, choices: PlayChoices) -> None:
         start_step = pick_step(r, choices.from_step) if choices.from_step else 0
         lead = choices.lead_in if choices.lead_in is not None else (cfg.lead_in if cfg.lead_in is not None else 5.0)
         # open the device before the slow part, so "no audio device" comes within seconds
-        with LivePlay(choices.backend or cfg.backend, choices.device or cfg.device) as live:
+        with LivePlay(choices.backend or cfg.backend, choices.device or cfg.device,
+                      **hands_free(choices.mpris, choices.pause_others, cfg)) as live:
             opts = options(choices.sample_rate, choices.scale, not choices.no_safety, lead_in=lead,
                            start_step=start_step,
                            background=bed_choice(choices.background, choices.no_background, choices.duck,
@@ -88,10 +91,24 @@ def play_routine(ref: str, choices: PlayChoices) -> None:
                 typer.echo(f"Stopped after {clock(stop.outcome.position / tl.sample_rate)} of "
                            f"{clock(tl.seconds)}{where}.", err=True)
                 raise typer.Exit(130) from None
+            finally:
+                say_mpris_off(live)
         if outcome.finished:
             typer.echo(f"Finished {tl.title} ({clock(tl.seconds)}).")
         else:
             typer.echo(f"Quit after {clock(outcome.position / tl.sample_rate)} of {clock(tl.seconds)}.")
+
+
+def hands_free(mpris: bool | None, pause_others: bool | None, cfg) -> dict[str, bool]:
+    """LivePlay's `mpris` and `pause_others`: the option if given, else the config file's, else on and off."""
+    return {"mpris": mpris if mpris is not None else cfg.mpris is not False,
+            "pause_others": pause_others if pause_others is not None else bool(cfg.pause_others)}
+
+
+def say_mpris_off(live) -> None:
+    """With --verbose, one line on stderr when the session could not be on the session bus."""
+    if settings.verbose and live.mpris_off:
+        typer.echo(live.mpris_off, err=True)
 
 
 def _panel(enabled: bool):

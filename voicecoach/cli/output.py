@@ -13,7 +13,7 @@ import typer
 
 from ..errors import RoutineError, VoicecoachError
 
-settings = SimpleNamespace(debug=False)  # --debug: let tracebacks through
+settings = SimpleNamespace(debug=False, verbose=False)  # --debug: let tracebacks through; --verbose: say more
 
 
 @contextlib.contextmanager

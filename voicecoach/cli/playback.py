@@ -6,8 +6,9 @@ from typing import Optional
 
 import typer
 
-from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, NoBackgroundOpt, NoSafetyOpt,
-                  SampleRateOpt, ScaleOpt, TtsOpt, VoiceOpt, VolumeOpt, WpmOpt, app, console_progress, handled)
+from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, MprisOpt, NoBackgroundOpt,
+                  NoSafetyOpt, PauseOthersOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceOpt, VolumeOpt, WpmOpt, app,
+                  console_progress, handled)
 
 
 @app.command()
@@ -76,9 +77,12 @@ def play(
     no_background: bool = NoBackgroundOpt,
     duck: Optional[float] = DuckOpt,
     background_level: Optional[float] = BackgroundLevelOpt,
+    mpris: Optional[bool] = MprisOpt,
+    pause_others: Optional[bool] = PauseOthersOpt,
 ) -> None:
     """Speak and play a routine live, hands-free: space pauses, n skips, b restarts the step, q quits."""
     from .live import PlayChoices, play_routine
 
     play_routine(routine, PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
-                                      lead_in, level, sample_rate, background, no_background, duck, background_level))
+                                      lead_in, level, sample_rate, background, no_background, duck, background_level,
+                                      mpris, pause_others))

@@ -11,8 +11,8 @@ from typing import Optional
 import typer
 
 from ..practice.plan import FALLBACK, at_current_level, calendar_plans, level_for, todays_plan
-from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, NoBackgroundOpt, TtsOpt, VoiceOpt,
-                  WpmOpt, app, handled)
+from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, MprisOpt, NoBackgroundOpt,
+                  PauseOthersOpt, TtsOpt, VoiceOpt, WpmOpt, app, handled)
 
 _GRID_NONE, _GRID_SOME, _GRID_DONE = "·", "▫", "▪"
 
@@ -211,6 +211,8 @@ def remind(
                                          help="Testing aid: real seconds that count as one minute (default 60). "
                                               "Below 60 the day runs faster and each break's timed parts are "
                                               "shortened by the same factor; speech keeps its pace."),
+    mpris: Optional[bool] = MprisOpt,
+    pause_others: Optional[bool] = PauseOthersOpt,
 ) -> None:
     """Desk mode: a chime and a spoken prompt every hour, then a timed walk and a seated glute squeeze."""
     from ..config import load_config
@@ -218,6 +220,7 @@ def remind(
     from ..player import LivePlay
     from ..practice import desk, history
     from ..session import voice_for
+    from .live import hands_free, say_mpris_off
 
     with handled():
         period = desk.parse_every(every)
@@ -225,7 +228,7 @@ def remind(
         cfg = load_config()
         scale = minute_seconds / 60
         # the device is opened before the slow part, so "no audio device" comes within seconds
-        with LivePlay(backend or cfg.backend, device or cfg.device) as live:
+        with LivePlay(backend or cfg.backend, device or cfg.device, **hands_free(mpris, pause_others, cfg)) as live:
             routine, tl, render = desk.prepare_break(
                 scale, lambda r: voice_for(r, voice, wpm, None, tts_command, cfg), period, every)
             done = 0
@@ -234,7 +237,11 @@ def remind(
                 nonlocal done
                 n, total = (done + 1, count) if count else desk.slot_in_day(deadline, period, start, end)
                 typer.echo(f"{deadline:%H:%M} desk break ({n} of {total}{'' if count else ' today'})")
-                live.play(tl, render, on_end=history.recorder(routine, tl, scale))
+                try:
+                    live.play(tl, render, on_end=history.recorder(routine, tl, scale))
+                finally:
+                    if not done:
+                        say_mpris_off(live)  # once: the reason is the same at every break
                 done += 1
                 if count is None or done < count:
                     live.ready()  # before the next deadline, so opening the device never delays a prompt
