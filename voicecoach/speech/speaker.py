@@ -13,10 +13,10 @@ from typing import Callable, Iterable
 import numpy as np
 import soundfile as sf
 
-from ..errors import InputError, SpeechError
+from ..errors import InputError, SpeechError, VoicecoachError
 from . import cache as clipcache
 from .cache import ClipCache
-from .voice import _ENGINES, Engine, Voice, VoiceInfo, _phrase, engine_names
+from .voice import _ENGINES, Engine, Voice, VoiceInfo, _phrase, engine_names, parse_command, resolved
 
 
 def _read_output(path: Path, text: str) -> tuple[np.ndarray, int, str]:
@@ -47,7 +47,7 @@ class Speaker:
             raise InputError(f"sample rate must be a positive whole number, not {sample_rate!r}")
         if not timeout > 0:
             raise InputError(f"speech timeout must be positive, not {timeout!r}")
-        self.voice = voice
+        self.voice = resolved(voice)  # e.g. a neural voice's file identity, for its cache keys
         self.sample_rate = sample_rate
         self.timeout = float(timeout)
         self.cache = ClipCache(Path(cache_dir) if cache_dir is not None else clipcache.cache_dir())
@@ -125,3 +125,23 @@ class Speaker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def all_voices(tts_command: str | None = None) -> list[tuple[str, list[VoiceInfo] | str]]:
+    """[(engine name, its voices)] for every registered engine, in name order; "command" only
+    with a `tts_command`. An engine that cannot start gives the one-line reason instead of a list."""
+    found: list[tuple[str, list[VoiceInfo] | str]] = []
+    for name in engine_names():
+        if name == "command" and not tts_command:
+            continue
+        engine = None
+        try:
+            engine = _ENGINES[name](Voice(engine=name, command=parse_command(tts_command) if name == "command"
+                                          else None))
+            found.append((name, engine.voices()))
+        except VoicecoachError as exc:
+            found.append((name, " ".join(str(exc).split())))
+        finally:
+            if engine is not None:
+                engine.close()
+    return found
