@@ -1,7 +1,7 @@
 """The user's config file and folders: what the command line falls back on.
 
 config.yaml in the platform config folder (or $VOICECOACH_CONFIG) may set:
-voice, rate, volume, engine, tts_command, backend, device, lead_in.
+voice, rate, volume, engine, voice_model, tts_command, backend, device, lead_in.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-CONFIG_KEYS = ("voice", "rate", "volume", "engine", "tts_command", "backend", "device", "lead_in")
+CONFIG_KEYS = ("voice", "rate", "volume", "engine", "voice_model", "tts_command", "backend", "device", "lead_in")
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Config:
     rate: int | None = None
     volume: float | None = None
     engine: str | None = None
+    voice_model: str | None = None
     tts_command: tuple[str, ...] | None = None
     backend: str | None = None
     device: str | None = None
@@ -57,7 +58,7 @@ def load_config(path: Path | None = None) -> Config:
     fields = b.mapping(root, "settings")
     b.check_keys(root, CONFIG_KEYS, "the config file")
     values: dict = {}
-    for key in ("voice", "engine", "backend", "device"):
+    for key in ("voice", "engine", "voice_model", "backend", "device"):
         if key in fields:
             values[key] = b.text(fields[key], key)
     if "rate" in fields:

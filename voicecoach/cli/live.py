@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import typer
 
-from .output import handled, one_line  # noqa: F401  (one_line kept for callers that print errors)
+from .output import handled, noted, one_line  # noqa: F401  (one_line kept for callers that print errors)
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class PlayChoices:
     lead_in: float | None = None
     level: int | None = None
     sample_rate: int = 22050
+    engine: str | None = None
+    voice_model: str | None = None
 
 
 def play_routines(refs: list[str], choices: PlayChoices) -> None:
@@ -68,7 +70,8 @@ def play_routine(ref: str, choices: PlayChoices) -> None:
         with LivePlay(choices.backend or cfg.backend, choices.device or cfg.device) as live:
             opts = options(choices.sample_rate, choices.scale, not choices.no_safety, lead_in=lead,
                            start_step=start_step)
-            voice = voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg)
+            voice = noted(voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg,
+                                    choices.engine, choices.voice_model))
             with console_progress("Preparing speech") as progress:
                 session = prepare_session(r, opts, voice, progress)
             tl = session.timeline

@@ -6,8 +6,8 @@ from typing import Optional
 
 import typer
 
-from .app import (BackendOpt, DeviceOpt, NoSafetyOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceOpt, VolumeOpt, WpmOpt,
-                  app, console_progress, handled)
+from .app import (BackendOpt, DeviceOpt, EngineOpt, NoSafetyOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceModelOpt,
+                  VoiceOpt, VolumeOpt, WpmOpt, app, console_progress, handled, noted)
 
 
 @app.command()
@@ -24,6 +24,8 @@ def export(
     wpm: Optional[int] = WpmOpt,
     volume: Optional[float] = VolumeOpt,
     tts_command: Optional[str] = TtsOpt,
+    engine: Optional[str] = EngineOpt,
+    voice_model: Optional[Path] = VoiceModelOpt,
     scale: float = ScaleOpt,
     no_safety: bool = NoSafetyOpt,
     sample_rate: int = SampleRateOpt,
@@ -34,18 +36,21 @@ def export(
     from ..session import options, voice_for
 
     opts = options(sample_rate, scale, not no_safety)
+    model = str(voice_model) if voice_model else None
+
+    def pick(r):
+        return noted(voice_for(r, voice, wpm, volume, tts_command, engine=engine, voice_model=model))
+
     with handled():
         if all_:
             if routine is not None:
                 raise InputError("--all exports every built-in routine; leave out the ROUTINE argument")
-            for line in export_all(output, lambda r: voice_for(r, voice, wpm, volume, tts_command), opts,
-                                   progress=console_progress):
+            for line in export_all(output, pick, opts, progress=console_progress):
                 typer.echo(line)
             return
         if routine is None:
             raise InputError("name a ROUTINE to export (or use --all)")
-        typer.echo(export_routine(routine, output, lambda r: voice_for(r, voice, wpm, volume, tts_command), opts,
-                                  timeline, subtitles, progress=console_progress))
+        typer.echo(export_routine(routine, output, pick, opts, timeline, subtitles, progress=console_progress))
 
 
 @app.command()
@@ -55,6 +60,8 @@ def play(
     wpm: Optional[int] = WpmOpt,
     volume: Optional[float] = VolumeOpt,
     tts_command: Optional[str] = TtsOpt,
+    engine: Optional[str] = EngineOpt,
+    voice_model: Optional[Path] = VoiceModelOpt,
     scale: float = ScaleOpt,
     from_: Optional[str] = typer.Option(None, "--from", help="Start at step N (1-based) or the step whose "
                                                              "title starts with this text."),
@@ -72,4 +79,5 @@ def play(
     from .live import PlayChoices, play_routine
 
     play_routine(routine, PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
-                                      lead_in, level, sample_rate))
+                                      lead_in, level, sample_rate, engine=engine,
+                                      voice_model=str(voice_model) if voice_model else None))
