@@ -1,9 +1,18 @@
 """Shared fixtures."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pulse import PulseServer, PulseUnavailable, no_server_env
+
+# The suite speaks with pyttsx3 unless a test names another engine: espeak-ng says a
+# phrase the same way every time (Piper does not), and it is about ten times faster,
+# which keeps the tests of timing, export and play quick on two cores. test_piper.py
+# tests the neural voice, and the default choice of it, with this switch turned back on.
+# Set before any test runs, so the voicecoach processes the tests start inherit it.
+os.environ.setdefault("VOICECOACH_NEURAL", "off")
 
 
 @pytest.fixture(scope="session")
