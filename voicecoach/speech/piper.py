@@ -59,7 +59,20 @@ class NeuralVoice:
         name = str(cfg.get("dataset") or self.id)
         quality = cfg.get("audio", {}).get("quality") if isinstance(cfg.get("audio"), dict) else None
         return VoiceInfo(self.id, f"{name} ({quality})" if quality else name, (str(lang),) if lang else (),
-                         source=self.source, licence=licence_line(self.card))
+                         source=_with_version(self.source), licence=licence_line(self.card))
+
+
+def _with_version(source: str) -> str:
+    """ "package NAME" with the installed package's version added."""
+    kind, _, name = source.partition(" ")
+    if kind != "package":
+        return source
+    try:
+        from importlib.metadata import version
+
+        return f"{source} {version(name)}"
+    except Exception:  # no metadata: the name alone still says where the voice is from
+        return source
 
 
 def missing_runtime() -> str | None:
@@ -111,13 +124,10 @@ def _package_voices() -> list[NeuralVoice]:
             card = Path(mod.model_card_path()) if hasattr(mod, "model_card_path") else None
         except Exception:  # a broken voice package is a voice that is not there, never a crash
             continue
-        try:
-            from importlib.metadata import version
-
-            source = f"package {package.replace('_', '-')} {version(package.replace('_', '-'))}"
-        except Exception:
-            source = f"package {package.replace('_', '-')}"
-        found.append(NeuralVoice(model.name.removesuffix(".onnx"), model, config, source, card))
+        # The source names the package only: its version (importlib.metadata, 45 ms to
+        # import) is looked up when the voices are listed, not on every start.
+        found.append(NeuralVoice(model.name.removesuffix(".onnx"), model, config,
+                                 f"package {package.replace('_', '-')}", card))
     return found
 
 
