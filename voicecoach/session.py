@@ -121,12 +121,22 @@ def levelled_clips(texts: list[str], speaker, rate: int, progress: Progress | No
         hit = cache.load(keys[text]) if cache is not None else None
         if hit is not None and hit[1] == rate:
             out[text] = hit[0]
-    todo = [t for t in texts if t not in out]
-    raw = speaker.clips(todo, progress) if todo else {}
-    for text in todo:
-        out[text] = speech_clip(raw[text], rate)
-        if cache is not None:
-            cache.store(keys[text], out[text], rate)
+    todo = list(dict.fromkeys(t for t in texts if t not in out))
+    if not todo:
+        return out
+    # Each clip is levelled in a second thread as soon as it is spoken: this process
+    # only waits while a speech engine in its own process speaks the next phrase, and
+    # levelling a routine's speech (and importing the loudness meter) takes seconds.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicecoach-level") as pool:
+        levelling = {}
+        speaker.clips(todo, progress, each=lambda text, clip: levelling.setdefault(
+            text, pool.submit(speech_clip, clip, rate)))
+        for text in todo:
+            out[text] = levelling[text].result()
+            if cache is not None:
+                cache.store(keys[text], out[text], rate)
     return out
 
 

@@ -70,39 +70,47 @@ class Speaker:
         return [t for t in self._unique(texts)
                 if t.strip() and self.cache.load(self.voice.cache_key(t)) is None]
 
-    def clips(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None
-              ) -> dict[str, np.ndarray]:
+    def clips(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None,
+              each: Callable[[str, np.ndarray], None] | None = None) -> dict[str, np.ndarray]:
         """Return {text: mono float32 clip at sample_rate} for every unique text.
 
         Cached clips are read; the rest are synthesized, with progress(0, total)
         first and progress(done, total) after each one. A blank text is an empty
         clip. Clips are as the engine spoke them: not trimmed, not normalized.
+        `each(text, clip)`, when given, gets every clip as soon as it is there
+        (the cached ones first), so a caller can work on it while the engine speaks.
         """
         self.cache.refresh()
-        raw: dict[str, tuple[np.ndarray, int]] = {}
+        out: dict[str, np.ndarray] = {}
+
+        def deliver(text: str, data: np.ndarray, rate: int) -> None:
+            out[text] = self._at_rate(data, rate)
+            if each is not None:
+                each(text, out[text])
+
         todo = []
         for text in self._unique(texts):
             if not text.strip():
-                raw[text] = (np.zeros(0, dtype=np.float32), self.sample_rate)
+                deliver(text, np.zeros(0, dtype=np.float32), self.sample_rate)
                 continue
             found = self.cache.load(self.voice.cache_key(text))
             if found is None:
                 todo.append(text)
             else:
-                raw[text] = found
+                deliver(text, *found)
         if todo:
             if progress is not None:
                 progress(0, len(todo))
             with tempfile.TemporaryDirectory(prefix="voicecoach-speech-") as tmp:
                 for done, text in enumerate(todo, 1):
-                    out = Path(tmp) / f"clip-{done}.wav"
-                    self.engine.synthesize(text, out, self.timeout)
-                    data, rate, subtype = _read_output(out, text)
+                    path = Path(tmp) / f"clip-{done}.wav"
+                    self.engine.synthesize(text, path, self.timeout)
+                    data, rate, subtype = _read_output(path, text)
                     self.cache.store(self.voice.cache_key(text), data, rate, subtype)
-                    raw[text] = (data, rate)
+                    deliver(text, data, rate)
                     if progress is not None:
                         progress(done, len(todo))
-        return {text: self._at_rate(*raw[text]) for text in raw}
+        return out
 
     def _at_rate(self, data: np.ndarray, rate: int) -> np.ndarray:
         if rate == self.sample_rate or data.size == 0:
