@@ -53,10 +53,19 @@ def piper_command() -> list[str]:
 # ------------------------------------------------------------------ choosing a voice
 
 
+def _no_voice(query: str | None) -> SpeechEngineMissing:
+    """The error for no Piper voice at all: Piper missing too is said first, as the likelier fix."""
+    module = missing_runtime()
+    if module is not None:
+        return SpeechEngineMissing(f"Piper is not installed (no module {module!r}); {NEURAL_HINT}")
+    what = f" to speak as {query!r}" if query else ""
+    return SpeechEngineMissing(f"no Piper voice is installed{what}; {NEURAL_HINT}, or put a .onnx voice and its "
+                               f".onnx.json in {voices_dir()}")
+
+
 def _pick(query: str, voices: list[NeuralVoice]) -> NeuralVoice:
     if not voices:
-        raise SpeechEngineMissing(f"no Piper voice is installed to speak as {query!r}; {NEURAL_HINT}, or put a "
-                                  f".onnx voice and its .onnx.json in {voices_dir()}")
+        raise _no_voice(query)
     infos = [v.info() for v in voices]
     try:
         wanted = resolve_voice(query, infos)
@@ -77,8 +86,7 @@ def neural_voice(voice: Voice) -> NeuralVoice:
     if voice.voice:
         return _pick(voice.voice, voices)
     if not voices:
-        raise SpeechEngineMissing(f"no Piper voice is installed; {NEURAL_HINT}, or put a .onnx voice and its "
-                                  f".onnx.json in {voices_dir()}")
+        raise _no_voice(None)
     return voices[0]
 
 
