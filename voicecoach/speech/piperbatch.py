@@ -142,7 +142,7 @@ class PiperBatch:
             self._start()
         first = self._spoken == 0
         try:
-            self._proc.stdin.write(line.encode("utf-8") + b"\n")
+            self._proc.stdin.write(line.encode("utf-8", "replace") + b"\n")
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # it has stopped: its stderr says why, read below
