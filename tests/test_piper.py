@@ -203,7 +203,7 @@ def test_without_the_neural_extra_it_speaks_with_pyttsx3_and_says_so_in_one_line
     assert voice_heard(spoken(out, plan, PHRASES[0]), voices_heard) == "pyttsx3"
 
 
-def test_the_engine_can_be_named_by_option_and_by_config(tmp_path):
+def test_the_engine_can_be_named_by_option_and_by_config(tmp_path, monkeypatch):
     assert session.voice_for(None, engine="pyttsx3").engine == "pyttsx3"
     (tmp_path / "config.yaml").write_text("engine: pyttsx3\n")
     assert session.voice_for(None).engine == "pyttsx3"
@@ -211,13 +211,11 @@ def test_the_engine_can_be_named_by_option_and_by_config(tmp_path):
     (tmp_path / "config.yaml").write_text(f"voice_model: {tmp_path / 'x.onnx'}\n")
     chosen = session.voice_for(None)
     assert chosen.engine == "piper" and chosen.model == str(tmp_path / "x.onnx")
-    os.environ[piper.NEURAL_ENV] = "off"
-    try:
-        (tmp_path / "config.yaml").unlink()
-        quiet = session.voice_for(None)
-        assert quiet.engine == "pyttsx3" and quiet.note is None
-    finally:
-        del os.environ[piper.NEURAL_ENV]
+    (tmp_path / "config.yaml").unlink()
+    assert session.voice_for(None).engine == "piper"
+    monkeypatch.setenv(piper.NEURAL_ENV, "off")  # turned off on purpose: pyttsx3, and nothing to say
+    quiet = session.voice_for(None)
+    assert quiet.engine == "pyttsx3" and quiet.note is None
 
 
 # ------------------------------------------------------------------ faults
