@@ -4,11 +4,12 @@
     python bench/export.py --quick    # the morning routine and a 20-minute routine (CI)
 
 Prints, for one routine: cold-cache and warm-cache export speed as multiples
-of real time; the time of a pipeline that does the same job the way a shell
-script would (espeak-ng once per phrase, sox to pad every sound to its place
-and mix them); and the peak memory of exporting a long routine.
-Targets: warm >= 300x real time and >= 10x faster than the pipeline,
-cold >= 30x, a 60-minute routine in <= 150 MB.
+of real time, with pyttsx3 (espeak-ng) and with the neural voice (Piper, when
+the neural extra is installed); the time of a pipeline that does the same job
+the way a shell script would (espeak-ng once per phrase, sox to pad every
+sound to its place and mix them); and the peak memory of exporting a long
+routine. Targets: warm >= 300x real time and >= 10x faster than the pipeline,
+cold >= 30x with pyttsx3 and >= 20x with Piper, a 60-minute routine in <= 150 MB.
 """
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 
 
-def run_export(routine: str, out: Path, cache: Path, extra: tuple[str, ...] = ()) -> float:
-    """Seconds of wall time for one `voicecoach export` in a fresh process."""
+def run_export(routine: str, out: Path, cache: Path, extra: tuple[str, ...] = (), engine: str = "pyttsx3") -> float:
+    """Seconds of wall time for one `voicecoach export` with `engine` in a fresh process."""
     env = {**os.environ, "VOICECOACH_CACHE_DIR": str(cache)}
+    extra = ("--engine", engine, *extra)
     began = time.perf_counter()
     subprocess.run([PYTHON, "-m", "voicecoach", "export", routine, "-o", str(out), *extra], env=env, check=True,
                    stdout=subprocess.DEVNULL)
@@ -38,7 +40,7 @@ def run_export(routine: str, out: Path, cache: Path, extra: tuple[str, ...] = ()
 def peak_rss_mb(routine: str, out: Path, cache: Path) -> float:
     """Peak resident memory (MB) of one export process, from the kernel's own accounting."""
     env = {**os.environ, "VOICECOACH_CACHE_DIR": str(cache)}
-    code = ("import resource, runpy, sys; sys.argv = ['voicecoach', 'export', %r, '-o', %r];\n"
+    code = ("import resource, runpy, sys; sys.argv = ['voicecoach', 'export', %r, '-o', %r, '--engine', 'pyttsx3'];\n"
             "try:\n    runpy.run_module('voicecoach', run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (routine, str(out))
@@ -114,9 +116,30 @@ def main() -> int:
         import soundfile
 
         long_seconds = soundfile.info(str(tmp / "long.wav")).duration
-    print(f"routine: {routine}, {seconds:.1f} s of audio, {len(timeline['events'])} events")
+        from voicecoach.speech.piper import unavailable
+
+        os.environ.pop("VOICECOACH_NEURAL", None)
+        why = unavailable()
+        if why is None:
+            neural_cache = tmp / "neural-cache"
+            neural_plan = tmp / "neural-plan.json"
+            neural_cold = run_export(routine, tmp / "neural-cold.wav", neural_cache, ("--timeline", str(neural_plan)),
+                                     engine="piper")
+            neural_warm = min(run_export(routine, tmp / "neural-warm.wav", neural_cache, engine="piper")
+                              for _ in range(3))
+            plan_n = json.loads(neural_plan.read_text())
+            neural_seconds = plan_n["total_samples"] / plan_n["sample_rate"]
+    load = os.getloadavg()[0]
+    print(f"routine: {routine}, {seconds:.1f} s of audio, {len(timeline['events'])} events "
+          f"(load average {load:.1f} on {os.cpu_count()} cores)")
     print(f"cold export: {cold:.2f} s = {seconds / cold:.0f}x real time (target >= 30x)")
     print(f"warm export: {warm:.2f} s = {seconds / warm:.0f}x real time (target >= 300x)")
+    if why is None:
+        print(f"neural cold export: {neural_cold:.2f} s = {neural_seconds / neural_cold:.0f}x real time "
+              f"({neural_seconds:.1f} s of audio; target >= 20x)")
+        print(f"neural warm export: {neural_warm:.2f} s = {neural_seconds / neural_warm:.0f}x real time")
+    else:
+        print(f"neural export: not measured ({why})")
     print(f"shell pipeline (espeak-ng + sox): {shell:.2f} s = {seconds / shell:.0f}x real time")
     print(f"warm export vs pipeline: {shell / warm:.1f}x faster (target >= 10x)")
     print(f"peak memory exporting {long_seconds / 60:.1f} minutes: {rss:.0f} MB (target <= 150 MB for 60 minutes)")

@@ -8,7 +8,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-"$here/../.venv/bin/python"}
 failed=""
-for bench in export pacing startup; do
+for bench in export pacing startup firstsound; do
     echo "== bench/$bench.py --quick"
     if ! "$python" "$here/$bench.py" --quick; then
         echo "bench/$bench.py crashed" >&2

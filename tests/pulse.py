@@ -146,6 +146,11 @@ class Recording:
         """Return how many samples have arrived so far (the recording's 'now')."""
         return self._received
 
+    def so_far(self, start: int = 0) -> np.ndarray:
+        """Return the samples received so far from index `start`, as float32, still recording."""
+        pcm = np.frombuffer(b"".join(self._chunks), dtype="<i2")[start:]
+        return pcm.astype(np.float32) / 32768.0
+
     def stop(self) -> np.ndarray:
         """Stop recording, write the WAV file, return the samples as float32."""
         if self.samples is None:

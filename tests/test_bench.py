@@ -20,6 +20,8 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 FIGURES = [
     r"^cold export: [\d.]+ s = \d+x real time",
     r"^warm export: [\d.]+ s = \d+x real time",
+    r"^neural cold export: [\d.]+ s = \d+x real time",
+    r"^neural warm export: [\d.]+ s = \d+x real time",
     r"^shell pipeline \(espeak-ng \+ sox\): [\d.]+ s",
     r"^warm export vs pipeline: [\d.]+x faster",
     r"^peak memory exporting [\d.]+ minutes: \d+ MB",
@@ -28,13 +30,15 @@ FIGURES = [
     r"^naive / voicecoach miniaudio: .* ratio >? ?\d+x",
     r"^python -c pass: \d+ ms",
     r"^voicecoach --help: \d+ ms",
+    r"^first sound, warm cache, pyttsx3: \d+ ms",
+    r"^first sound, warm cache, neural \(default\): \d+ ms",
 ]
 
 
 @pytest.mark.slow
 def test_quick_benchmarks_run_and_print_every_figure():
     result = subprocess.run([str(BENCH / "run_quick.sh")], env={**os.environ, "PYTHON": sys.executable},
-                            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+                            capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout + result.stderr
     missing = [p for p in FIGURES if not re.search(p, result.stdout, re.MULTILINE)]
     assert not missing, f"figure lines missing: {missing}\n{result.stdout}"

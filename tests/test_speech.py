@@ -331,7 +331,7 @@ def test_bad_voice_settings_are_input_errors(kwargs):
 
 
 def test_unknown_engine_is_an_input_error_listing_the_engines():
-    with pytest.raises(InputError, match="'festival'.*command, pyttsx3"):
+    with pytest.raises(InputError, match="'festival'.*command, piper, pyttsx3"):
         Speaker(Voice(engine="festival"))
 
 

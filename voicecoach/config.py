@@ -1,8 +1,8 @@
 """The user's config file and folders: what the command line falls back on.
 
 config.yaml in the platform config folder (or $VOICECOACH_CONFIG) may set:
-voice, rate, volume, engine, tts_command, backend, device, lead_in; the
-background bed: background (a bed name, or an audio file, relative to the
+voice, rate, volume, engine, voice_model, tts_command, backend, device, lead_in;
+the background bed: background (a bed name, or an audio file, relative to the
 config file's folder), background_level and duck (dB); and mpris (false: not
 a media player on the session bus) and pause_others (true: pause other media
 players while a session plays).
@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-CONFIG_KEYS = ("voice", "rate", "volume", "engine", "tts_command", "backend", "device", "lead_in", "background",
-               "background_level", "duck", "mpris", "pause_others")
+CONFIG_KEYS = ("voice", "rate", "volume", "engine", "voice_model", "tts_command", "backend", "device", "lead_in",
+               "background", "background_level", "duck", "mpris", "pause_others")
 # The ranges the command line allows too: a bed up to 6 dB under the speech, a duck up to 40 dB.
 BACKGROUND_LEVEL_RANGE = (-40.0, -6.0)
 DUCK_RANGE = (0.0, 40.0)
@@ -26,6 +26,7 @@ class Config:
     rate: int | None = None
     volume: float | None = None
     engine: str | None = None
+    voice_model: str | None = None
     tts_command: tuple[str, ...] | None = None
     backend: str | None = None
     device: str | None = None
@@ -70,7 +71,7 @@ def load_config(path: Path | None = None) -> Config:
     fields = b.mapping(root, "settings")
     b.check_keys(root, CONFIG_KEYS, "the config file")
     values: dict = {}
-    for key in ("voice", "engine", "backend", "device"):
+    for key in ("voice", "engine", "voice_model", "backend", "device"):
         if key in fields:
             values[key] = b.text(fields[key], key)
     if "rate" in fields:

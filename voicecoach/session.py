@@ -21,9 +21,10 @@ from .timeline import Options, Timeline, compile, phrases, sounds_needed
 
 Progress = Callable[[int, int], None]
 SAMPLE_RATE = 22050  # Hz: the session's sample rate unless the caller asks for another
-DEFAULT_WPM = 160  # words per minute: calm enough to follow with eyes closed
-# espeak-ng at DEFAULT_WPM says about 15 characters a second: an estimate for checks without an engine
-ESTIMATED_CHARS_PER_SECOND = 15
+DEFAULT_WPM = 140  # words per minute, for every engine: unhurried, easy to follow with eyes closed
+# At DEFAULT_WPM a voice says about 13 characters a second (espeak-ng 13.6, Piper's joe 13.1
+# on the morning routine's phrases, first to last sound): an estimate for checks without an engine
+ESTIMATED_CHARS_PER_SECOND = 13
 # Bump when trim or normalize_speech change, so levelled clips made before are not reused.
 LEVELLED_VERSION = 3
 
@@ -50,21 +51,43 @@ def bed_choice(name: str | None = None, off: bool = False, duck_db: float | None
 
 
 def voice_for(routine: Routine | None = None, voice: str | None = None, wpm: int | None = None,
-              volume: float | None = None, tts_command: str | None = None, config=None):
-    """The Voice to speak with: the arguments first, then the config file, then the routine, then calm defaults."""
+              volume: float | None = None, tts_command: str | None = None, config=None,
+              engine: str | None = None, voice_model: str | None = None):
+    """The Voice to speak with: the arguments first, then the config file, then the routine, then calm defaults.
+
+    The engine, unless named: "command" with a TTS command, "piper" with a voice
+    model, else the config's, else the best installed (piper when the neural extra
+    and a voice are there, else pyttsx3 with `note` saying why).
+    """
     from .config import load_config
     from .speech import Voice, parse_command
+    from .speech.piper import unavailable
 
     cfg = config if config is not None else load_config()
     command = parse_command(tts_command) if tts_command else cfg.tts_command
-    engine = "command" if command else (cfg.engine or "pyttsx3")
+    note = None
+    if engine is None:
+        if tts_command or (command and not voice_model):
+            engine = "command"
+        elif voice_model:
+            engine = "piper"
+        elif cfg.engine:
+            engine = cfg.engine
+        elif cfg.voice_model:
+            engine = "piper"
+        else:
+            why = unavailable()
+            engine = "piper" if why is None else "pyttsx3"
+            note = f"speaking with pyttsx3: {why}" if why else None
     rv = routine.voice if routine is not None else None
     return Voice(
         engine=engine,
         voice=voice or cfg.voice or (rv.voice if rv else None),
         rate=wpm or cfg.rate or (rv.rate if rv else None) or DEFAULT_WPM,
         volume=volume if volume is not None else (cfg.volume if cfg.volume is not None else (rv.volume if rv else None)),
-        command=command,
+        command=command if engine == "command" else None,
+        model=(voice_model or cfg.voice_model) if engine == "piper" else None,
+        note=note,
     )
 
 
@@ -116,12 +139,22 @@ def levelled_clips(texts: list[str], speaker, rate: int, progress: Progress | No
         hit = cache.load(keys[text]) if cache is not None else None
         if hit is not None and hit[1] == rate:
             out[text] = hit[0]
-    todo = [t for t in texts if t not in out]
-    raw = speaker.clips(todo, progress) if todo else {}
-    for text in todo:
-        out[text] = speech_clip(raw[text], rate)
-        if cache is not None:
-            cache.store(keys[text], out[text], rate)
+    todo = list(dict.fromkeys(t for t in texts if t not in out))
+    if not todo:
+        return out
+    # Each clip is levelled in a second thread as soon as it is spoken: this process
+    # only waits while a speech engine in its own process speaks the next phrase, and
+    # levelling a routine's speech (and importing the loudness meter) takes seconds.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicecoach-level") as pool:
+        levelling = {}
+        speaker.clips(todo, progress, each=lambda text, clip: levelling.setdefault(
+            text, pool.submit(speech_clip, clip, rate)))
+        for text in todo:
+            out[text] = levelling[text].result()
+            if cache is not None:
+                cache.store(keys[text], out[text], rate)
     return out
 
 

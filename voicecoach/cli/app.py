@@ -9,16 +9,20 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from .output import console_progress, handled, one_line, settings
+from .output import console_progress, handled, noted, one_line, settings
 
-__all__ = ["app", "console_progress", "handled", "one_line"]
+__all__ = ["app", "console_progress", "handled", "noted", "one_line"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, invoke_without_command=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Voice-guided routines for tight hip flexors and a nagging lower back: "
                        "hands-free, eyes closed, timed to the sample.")
 
-VoiceOpt = typer.Option(None, "--voice", help="Engine voice id or name, e.g. en-us.")
+VoiceOpt = typer.Option(None, "--voice", help="Engine voice id or name, e.g. en-us or joe.")
+EngineOpt = typer.Option(None, "--engine", help="Speech engine: pyttsx3, piper or command "
+                                                "(default: piper when a neural voice is installed).")
+VoiceModelOpt = typer.Option(None, "--voice-model", help="A Piper voice file (.onnx, with its .onnx.json "
+                                                         "beside it); implies --engine piper.")
 WpmOpt = typer.Option(None, "--rate", min=40, max=500, help="Speaking rate in words per minute.")
 VolumeOpt = typer.Option(None, "--volume", min=0.0, max=1.0, help="Speech volume from 0 to 1.")
 TtsOpt = typer.Option(None, "--tts-command", help="Any text-to-speech program, e.g. "
@@ -77,6 +81,7 @@ def main_callback(
     """Play today's plan when no command is given."""
     settings.debug = debug
     settings.verbose = verbose
+    settings.notes.clear()  # each run says its notes once (the test runner reuses this process)
     if ctx.invoked_subcommand is None:
         from datetime import date
 

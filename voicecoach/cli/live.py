@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import typer
 
-from .output import handled, one_line, settings  # noqa: F401  (one_line kept for callers that print errors)
+from .output import handled, noted, one_line, settings  # noqa: F401  (one_line kept for callers)
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class PlayChoices:
     background_level: float | None = None
     mpris: bool | None = None
     pause_others: bool | None = None
+    engine: str | None = None
+    voice_model: str | None = None
 
 
 def play_routines(refs: list[str], choices: PlayChoices) -> None:
@@ -77,7 +79,8 @@ def play_routine(ref: str, choices: PlayChoices) -> None:
                            start_step=start_step,
                            background=bed_choice(choices.background, choices.no_background, choices.duck,
                                                  choices.background_level, cfg))
-            voice = voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg)
+            voice = noted(voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg,
+                                    choices.engine, choices.voice_model))
             with console_progress("Preparing speech") as progress:
                 session = prepare_session(r, opts, voice, progress)
             tl = session.timeline

@@ -13,7 +13,7 @@ import typer
 
 from ..errors import RoutineError, VoicecoachError
 
-settings = SimpleNamespace(debug=False, verbose=False)  # --debug: let tracebacks through; --verbose: say more
+settings = SimpleNamespace(debug=False, verbose=False, notes=set())  # --debug: tracebacks; --verbose: say more
 
 
 @contextlib.contextmanager
@@ -29,6 +29,14 @@ def handled() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("voicecoach: interrupted", err=True)
         raise typer.Exit(130) from None
+
+
+def noted(voice):
+    """Return `voice`, having said its note (why this engine) on stderr, once per run."""
+    if voice.note and voice.note not in settings.notes:
+        settings.notes.add(voice.note)
+        typer.echo(f"voicecoach: {voice.note}", err=True)
+    return voice
 
 
 def one_line(exc: VoicecoachError) -> str:

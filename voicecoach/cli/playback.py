@@ -6,9 +6,9 @@ from typing import Optional
 
 import typer
 
-from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, MprisOpt, NoBackgroundOpt,
-                  NoSafetyOpt, PauseOthersOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceOpt, VolumeOpt, WpmOpt, app,
-                  console_progress, handled)
+from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, EngineOpt, MprisOpt,
+                  NoBackgroundOpt, NoSafetyOpt, PauseOthersOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceModelOpt,
+                  VoiceOpt, VolumeOpt, WpmOpt, app, console_progress, handled, noted)
 
 
 @app.command()
@@ -25,6 +25,8 @@ def export(
     wpm: Optional[int] = WpmOpt,
     volume: Optional[float] = VolumeOpt,
     tts_command: Optional[str] = TtsOpt,
+    engine: Optional[str] = EngineOpt,
+    voice_model: Optional[Path] = VoiceModelOpt,
     scale: float = ScaleOpt,
     no_safety: bool = NoSafetyOpt,
     sample_rate: int = SampleRateOpt,
@@ -38,20 +40,23 @@ def export(
     from ..export import export_all, export_routine
     from ..session import bed_choice, options, voice_for
 
+    model = str(voice_model) if voice_model else None
+
+    def pick(r):
+        return noted(voice_for(r, voice, wpm, volume, tts_command, engine=engine, voice_model=model))
+
     with handled():
         opts = options(sample_rate, scale, not no_safety,
                        background=bed_choice(background, no_background, duck, background_level))
         if all_:
             if routine is not None:
                 raise InputError("--all exports every built-in routine; leave out the ROUTINE argument")
-            for line in export_all(output, lambda r: voice_for(r, voice, wpm, volume, tts_command), opts,
-                                   progress=console_progress):
+            for line in export_all(output, pick, opts, progress=console_progress):
                 typer.echo(line)
             return
         if routine is None:
             raise InputError("name a ROUTINE to export (or use --all)")
-        typer.echo(export_routine(routine, output, lambda r: voice_for(r, voice, wpm, volume, tts_command), opts,
-                                  timeline, subtitles, progress=console_progress))
+        typer.echo(export_routine(routine, output, pick, opts, timeline, subtitles, progress=console_progress))
 
 
 @app.command()
@@ -61,6 +66,8 @@ def play(
     wpm: Optional[int] = WpmOpt,
     volume: Optional[float] = VolumeOpt,
     tts_command: Optional[str] = TtsOpt,
+    engine: Optional[str] = EngineOpt,
+    voice_model: Optional[Path] = VoiceModelOpt,
     scale: float = ScaleOpt,
     from_: Optional[str] = typer.Option(None, "--from", help="Start at step N (1-based) or the step whose "
                                                              "title starts with this text."),
@@ -85,4 +92,5 @@ def play(
 
     play_routine(routine, PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
                                       lead_in, level, sample_rate, background, no_background, duck, background_level,
-                                      mpris, pause_others))
+                                      mpris, pause_others, engine=engine,
+                                      voice_model=str(voice_model) if voice_model else None))

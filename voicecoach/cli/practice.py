@@ -11,8 +11,8 @@ from typing import Optional
 import typer
 
 from ..practice.plan import FALLBACK, at_current_level, calendar_plans, level_for, todays_plan
-from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, MprisOpt, NoBackgroundOpt,
-                  PauseOthersOpt, TtsOpt, VoiceOpt, WpmOpt, app, handled)
+from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, EngineOpt, MprisOpt,
+                  NoBackgroundOpt, PauseOthersOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, handled, noted)
 
 _GRID_NONE, _GRID_SOME, _GRID_DONE = "·", "▫", "▪"
 
@@ -207,6 +207,8 @@ def remind(
     voice: Optional[str] = VoiceOpt,
     wpm: Optional[int] = WpmOpt,
     tts_command: Optional[str] = TtsOpt,
+    engine: Optional[str] = EngineOpt,
+    voice_model: Optional[Path] = VoiceModelOpt,
     minute_seconds: float = typer.Option(60.0, "--minute-seconds", min=0.01, max=60.0,
                                          help="Testing aid: real seconds that count as one minute (default 60). "
                                               "Below 60 the day runs faster and each break's timed parts are "
@@ -230,7 +232,8 @@ def remind(
         # the device is opened before the slow part, so "no audio device" comes within seconds
         with LivePlay(backend or cfg.backend, device or cfg.device, **hands_free(mpris, pause_others, cfg)) as live:
             routine, tl, render = desk.prepare_break(
-                scale, lambda r: voice_for(r, voice, wpm, None, tts_command, cfg), period, every)
+                scale, lambda r: noted(voice_for(r, voice, wpm, None, tts_command, cfg, engine,
+                                                 str(voice_model) if voice_model else None)), period, every)
             done = 0
 
             def prompt(deadline) -> None:

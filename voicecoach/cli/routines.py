@@ -7,7 +7,8 @@ from typing import List, Optional
 import typer
 
 from ..errors import VoicecoachError
-from .app import NoSafetyOpt, ScaleOpt, TtsOpt, VoiceOpt, WpmOpt, app, console_progress, handled, one_line
+from .app import (EngineOpt, NoSafetyOpt, ScaleOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, console_progress,
+                  handled, noted, one_line)
 
 
 @app.command("list")
@@ -39,6 +40,8 @@ def show(
     voice: Optional[str] = VoiceOpt,
     wpm: Optional[int] = WpmOpt,
     tts_command: Optional[str] = TtsOpt,
+    engine: Optional[str] = EngineOpt,
+    voice_model: Optional[Path] = VoiceModelOpt,
 ) -> None:
     """Show a routine's steps with their times, the timed total and the total with announcements."""
     from ..duration import clock
@@ -59,7 +62,9 @@ def show(
         try:
             with console_progress("Preparing speech") as progress:
                 session = prepare_session(r, options(scale=scale, safety=not no_safety),
-                                          voice_for(r, voice, wpm, None, tts_command), progress)
+                                          noted(voice_for(r, voice, wpm, None, tts_command, engine=engine,
+                                                          voice_model=str(voice_model) if voice_model else None)),
+                                          progress)
         except EnvironmentProblem as exc:
             typer.echo(f"total with announcements: unknown ({one_line(exc)})")
             return
@@ -120,18 +125,21 @@ def new(
 def voices(
     tts_command: Optional[str] = TtsOpt,
 ) -> None:
-    """List the voices the speech engine offers."""
-    from ..session import voice_for
-    from ..speech import Speaker
+    """List the voices every speech engine offers (neural ones with their source and licence line)."""
+    from ..speech import all_voices
 
     with handled():
-        with Speaker(voice_for(None, tts_command=tts_command)) as speaker:
-            found = speaker.voices()
-        if not found:
-            typer.echo("this engine does not list its voices; see its own documentation")
-        for v in found:
-            langs = ", ".join(v.languages) if v.languages else ""
-            typer.echo(f"{v.id:<28} {v.name:<32} {langs}")
+        for engine, found in all_voices(tts_command):
+            typer.echo(f"{engine}:")
+            if isinstance(found, str):
+                typer.echo(f"  (not available: {found})")
+            elif not found:
+                typer.echo("  (this engine does not list its voices; see its own documentation)")
+            for v in found if not isinstance(found, str) else ():
+                langs = ", ".join(v.languages) if v.languages else ""
+                typer.echo(f"  {v.id:<26} {v.name:<30} {langs}")
+                if v.source or v.licence:
+                    typer.echo(f"  {'':<26} from {v.source or 'unknown'}; model card: {v.licence or 'no licence line'}")
 
 
 @app.command()

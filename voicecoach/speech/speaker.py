@@ -13,10 +13,10 @@ from typing import Callable, Iterable
 import numpy as np
 import soundfile as sf
 
-from ..errors import InputError, SpeechError
+from ..errors import InputError, SpeechError, VoicecoachError
 from . import cache as clipcache
 from .cache import ClipCache
-from .voice import _ENGINES, Engine, Voice, VoiceInfo, _phrase, engine_names
+from .voice import _ENGINES, Engine, Voice, VoiceInfo, _phrase, engine_names, parse_command, resolved
 
 
 def _read_output(path: Path, text: str) -> tuple[np.ndarray, int, str]:
@@ -47,7 +47,7 @@ class Speaker:
             raise InputError(f"sample rate must be a positive whole number, not {sample_rate!r}")
         if not timeout > 0:
             raise InputError(f"speech timeout must be positive, not {timeout!r}")
-        self.voice = voice
+        self.voice = resolved(voice)  # e.g. a neural voice's file identity, for its cache keys
         self.sample_rate = sample_rate
         self.timeout = float(timeout)
         self.cache = ClipCache(Path(cache_dir) if cache_dir is not None else clipcache.cache_dir())
@@ -70,39 +70,47 @@ class Speaker:
         return [t for t in self._unique(texts)
                 if t.strip() and self.cache.load(self.voice.cache_key(t)) is None]
 
-    def clips(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None
-              ) -> dict[str, np.ndarray]:
+    def clips(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None,
+              each: Callable[[str, np.ndarray], None] | None = None) -> dict[str, np.ndarray]:
         """Return {text: mono float32 clip at sample_rate} for every unique text.
 
         Cached clips are read; the rest are synthesized, with progress(0, total)
         first and progress(done, total) after each one. A blank text is an empty
         clip. Clips are as the engine spoke them: not trimmed, not normalized.
+        `each(text, clip)`, when given, gets every clip as soon as it is there
+        (the cached ones first), so a caller can work on it while the engine speaks.
         """
         self.cache.refresh()
-        raw: dict[str, tuple[np.ndarray, int]] = {}
+        out: dict[str, np.ndarray] = {}
+
+        def deliver(text: str, data: np.ndarray, rate: int) -> None:
+            out[text] = self._at_rate(data, rate)
+            if each is not None:
+                each(text, out[text])
+
         todo = []
         for text in self._unique(texts):
             if not text.strip():
-                raw[text] = (np.zeros(0, dtype=np.float32), self.sample_rate)
+                deliver(text, np.zeros(0, dtype=np.float32), self.sample_rate)
                 continue
             found = self.cache.load(self.voice.cache_key(text))
             if found is None:
                 todo.append(text)
             else:
-                raw[text] = found
+                deliver(text, *found)
         if todo:
             if progress is not None:
                 progress(0, len(todo))
             with tempfile.TemporaryDirectory(prefix="voicecoach-speech-") as tmp:
                 for done, text in enumerate(todo, 1):
-                    out = Path(tmp) / f"clip-{done}.wav"
-                    self.engine.synthesize(text, out, self.timeout)
-                    data, rate, subtype = _read_output(out, text)
+                    path = Path(tmp) / f"clip-{done}.wav"
+                    self.engine.synthesize(text, path, self.timeout)
+                    data, rate, subtype = _read_output(path, text)
                     self.cache.store(self.voice.cache_key(text), data, rate, subtype)
-                    raw[text] = (data, rate)
+                    deliver(text, data, rate)
                     if progress is not None:
                         progress(done, len(todo))
-        return {text: self._at_rate(*raw[text]) for text in raw}
+        return out
 
     def _at_rate(self, data: np.ndarray, rate: int) -> np.ndarray:
         if rate == self.sample_rate or data.size == 0:
@@ -125,3 +133,23 @@ class Speaker:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def all_voices(tts_command: str | None = None) -> list[tuple[str, list[VoiceInfo] | str]]:
+    """[(engine name, its voices)] for every registered engine, in name order; "command" only
+    with a `tts_command`. An engine that cannot start gives the one-line reason instead of a list."""
+    found: list[tuple[str, list[VoiceInfo] | str]] = []
+    for name in engine_names():
+        if name == "command" and not tts_command:
+            continue
+        engine = None
+        try:
+            engine = _ENGINES[name](Voice(engine=name, command=parse_command(tts_command) if name == "command"
+                                          else None))
+            found.append((name, engine.voices()))
+        except VoicecoachError as exc:
+            found.append((name, " ".join(str(exc).split())))
+        finally:
+            if engine is not None:
+                engine.close()
+    return found

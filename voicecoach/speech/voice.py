@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -29,6 +29,9 @@ class Voice:
     rate: int | None = None  # words per minute
     volume: float | None = None  # 0..1
     command: tuple[str, ...] | None = None  # argument list for the "command" engine
+    model: str | None = None  # a neural voice's model file (.onnx, its config beside it as .onnx.json)
+    model_id: str | None = None  # what the model files hold (a digest), so a changed voice never hits old clips
+    note: str | None = field(default=None, compare=False)  # why this engine, when it is not the one expected
 
     def __post_init__(self) -> None:
         if not isinstance(self.engine, str) or not self.engine:
@@ -42,12 +45,19 @@ class Voice:
             if isinstance(self.command, str) or not all(isinstance(a, str) for a in self.command):
                 raise InputError(f"a TTS command is a list of arguments, not {self.command!r}")
             object.__setattr__(self, "command", tuple(self.command))
+        if self.model is not None:
+            object.__setattr__(self, "model", str(self.model))
 
     def cache_key(self, text: str) -> str:
         """Return the hex sha256 naming the clip of `text` spoken with these settings."""
         fields = [CACHE_FORMAT, self.engine, self.voice, self.rate,
                   None if self.volume is None else float(self.volume),
                   None if self.command is None else list(self.command), text]
+        if self.model_id is not None:
+            # Only voices with a model file add a field, so the keys of the other engines'
+            # clips (and so their caches) stay as they were. The path is left out: the same
+            # voice files copied elsewhere give the same clips.
+            fields.insert(-1, self.model_id)
         return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -58,6 +68,8 @@ class VoiceInfo:
     id: str
     name: str
     languages: tuple[str, ...] = ()
+    source: str = ""  # where a voice file comes from (a package, a folder), for neural voices
+    licence: str = ""  # the licence line of its model card, as the card says it
 
 
 class Engine(Protocol):
@@ -75,11 +87,27 @@ class Engine(Protocol):
 
 
 _ENGINES: dict[str, Callable[[Voice], Engine]] = {}
+_RESOLVERS: dict[str, Callable[[Voice], Voice]] = {}
 
 
-def register(name: str, factory: Callable[[Voice], Engine]) -> None:
-    """Make `factory(voice)` the engine called `name` (replacing any earlier one)."""
+def register(name: str, factory: Callable[[Voice], Engine],
+             resolve: Callable[[Voice], Voice] | None = None) -> None:
+    """Make `factory(voice)` the engine called `name` (replacing any earlier one).
+
+    `resolve(voice)`, when given, returns the voice with what its cache keys need
+    filled in (a voice file's identity); it is cheap and starts no process.
+    """
     _ENGINES[name] = factory
+    if resolve is None:
+        _RESOLVERS.pop(name, None)
+    else:
+        _RESOLVERS[name] = resolve
+
+
+def resolved(voice: Voice) -> Voice:
+    """`voice` as its engine's resolver completes it (unchanged for engines without one)."""
+    resolve = _RESOLVERS.get(voice.engine)
+    return resolve(voice) if resolve is not None else voice
 
 
 def engine_names() -> list[str]:

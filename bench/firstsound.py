@@ -1,0 +1,106 @@
+"""First sound: how long `voicecoach play` takes from the command to the first sample heard, warm cache.
+
+    python bench/firstsound.py            # the morning routine, median of 7 runs per engine
+    python bench/firstsound.py --quick    # median of 3 runs per engine (CI)
+
+Starts the test suite's private PulseAudio server with a null sink, records its
+monitor, fills the speech cache once per engine (an export), then runs
+`voicecoach play morning --lead-in 0` in a fresh process and notes when the
+first sound reaches the sink (the first recorded sample above -40 dBFS, to the
+null sink's ~10 ms block), and stops the player there. Engines: pyttsx3, and
+the neural voice as a user gets it by default (no --engine) when installed.
+Target: the neural voice's first sound as soon as pyttsx3's.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # the private sound server
+
+import numpy as np  # noqa: E402
+
+from pulse import PulseServer  # noqa: E402
+
+PYTHON = sys.executable
+ROUTINE = "morning"
+LOUD = 10 ** (-40 / 20)
+
+
+def first_sound(server: PulseServer, env: dict, engine_args: list[str], work: Path) -> float:
+    """Seconds from starting `voicecoach play` to its first sound at the sink."""
+    rec = server.record(work / "first.wav")
+    began = time.monotonic()
+    proc = subprocess.Popen([PYTHON, "-m", "voicecoach", "play", ROUTINE, "--lead-in", "0", *engine_args],
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    start = rec.now_index()
+    heard = None
+    deadline = began + 30.0
+    while heard is None and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+        got = rec.now_index()
+        if got > start:
+            loud = np.flatnonzero(np.abs(rec.so_far(start)) > LOUD)
+            if len(loud):
+                heard = rec.time_of(start + int(loud[0]))
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    rec.stop()
+    if heard is None:
+        raise SystemExit(f"bench/firstsound.py: no sound from play {' '.join(engine_args)}: "
+                         f"{err.decode(errors='replace').strip()[-300:]}")
+    return heard - began
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs, for CI")
+    args = parser.parse_args()
+    for tool in ("pulseaudio", "parec"):
+        if not shutil.which(tool):
+            print(f"bench/firstsound.py needs {tool} on PATH", file=sys.stderr)
+            return 1
+    runs = 3 if args.quick else 7
+    env_base = {k: v for k, v in os.environ.items() if k != "VOICECOACH_NEURAL"}
+    os.environ.pop("VOICECOACH_NEURAL", None)
+    from voicecoach.speech.piper import unavailable
+
+    why = unavailable()
+    engines = {"pyttsx3": ["--engine", "pyttsx3"]}
+    if why is None:
+        engines["neural (default)"] = []
+    with tempfile.TemporaryDirectory(prefix="vc-bench-") as tmp, PulseServer() as server:
+        work = Path(tmp)
+        env = {**env_base, **server.env, "VOICECOACH_CACHE_DIR": str(work / "cache"),
+               "VOICECOACH_DATA": str(work / "data"), "VOICECOACH_CONFIG": str(work / "config.yaml")}
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        for name, extra in engines.items():  # fill the cache: the figure is for a warm cache
+            subprocess.run([PYTHON, "-m", "voicecoach", "export", ROUTINE, "-o", str(work / "warm.wav"), *extra],
+                           env=env, check=True, stdout=subprocess.DEVNULL)
+        for _ in range(runs):  # alternate, so a busy moment costs both alike
+            for name, extra in engines.items():
+                times[name].append(first_sound(server, env, extra, work))
+    load = os.getloadavg()[0]
+    for name, values in times.items():
+        print(f"first sound, warm cache, {name}: {1000 * statistics.median(values):.0f} ms "
+              f"(median of {runs}; load average {load:.1f})")
+    if why is not None:
+        print(f"first sound, neural: not measured ({why})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
