@@ -35,6 +35,7 @@ FIGURES = [
 ]
 
 
+@pytest.mark.audio
 @pytest.mark.slow
 def test_quick_benchmarks_run_and_print_every_figure():
     result = subprocess.run([str(BENCH / "run_quick.sh")], env={**os.environ, "PYTHON": sys.executable},

@@ -25,7 +25,6 @@ import pytest
 import soundfile
 
 from audiofind import correlate, find
-from stall import replay_once
 from test_play import ROUTINE, Terminal, confirmed_safety, heard, plan, planned, wait_for_first
 from voicecoach.routines import load_file
 from voicecoach.session import options, prepare_session, voice_for
@@ -224,36 +223,34 @@ def test_a_pause_over_the_bus_is_a_gap_and_everything_after_lands_as_planned(pul
     timeline = timeline_of(routine, user_env)
     expected = planned(timeline)
     head = drone()[: RATE // 10]
-    for attempt in range(2):
-        rec = pulse_server.record(tmp_path / f"pause-{attempt}.wav")
-        proc = play(routine, user_env)
-        player = wait_listed(user_env, proc.pid)
-        bell = wait_for_first(rec, "bell")
-        # the drone starts 1 s after the start chime; pause 1 s into it, resume 2 s later
-        time.sleep(max(0.0, rec.time_of(bell) + 2.0 - time.monotonic()))
-        sent = time.monotonic()
-        playerctl(user_env, player, "pause")
-        returned = time.monotonic()
-        time.sleep(1.0)
-        status = playerctl(user_env, player, "status")
-        time.sleep(max(0.0, sent + 2.0 - time.monotonic()))
-        playerctl(user_env, player, "play")
-        out, err = proc.communicate(timeout=90)
-        time.sleep(0.3)
-        recording = rec.stop()
-        assert proc.returncode == 0, err
-        assert err == ""
-        assert status == "Paused"
-        found = heard(recording)
-        assert [n for _, n in found] == [n for _, n in expected]  # nothing lost, nothing repeated
-        # after the gap the sounds keep the plan's spacing to the sample
-        resume = timeline.steps[0].start_sample + 2 * RATE  # where the pause fell, well inside the drone
-        later = [f for (f, _), (e, _) in zip(found, expected) if e > resume]
-        plan_later = [e for e, _ in expected if e > resume]
-        offsets = [(f - later[0]) - (e - plan_later[0]) for f, e in zip(later, plan_later)]
-        if not replay_once(offsets, round(0.002 * RATE), RATE, attempt, "pause over the bus"):
-            break
-    record_property("attempts", attempt + 1)
+    rec = pulse_server.record(tmp_path / "pause.wav")
+    proc = play(routine, user_env)
+    player = wait_listed(user_env, proc.pid)
+    bell = wait_for_first(rec, "bell")
+    # the drone starts 1 s after the start chime; pause 1 s into it, resume 2 s later
+    time.sleep(max(0.0, rec.time_of(bell) + 2.0 - time.monotonic()))
+    sent = time.monotonic()
+    playerctl(user_env, player, "pause")
+    returned = time.monotonic()
+    time.sleep(1.0)
+    status = playerctl(user_env, player, "status")
+    time.sleep(max(0.0, sent + 2.0 - time.monotonic()))
+    playerctl(user_env, player, "play")
+    out, err = proc.communicate(timeout=90)
+    time.sleep(0.3)
+    recording = rec.stop()
+    assert proc.returncode == 0, err
+    assert err == ""
+    assert status == "Paused"
+    found = heard(recording)
+    assert [n for _, n in found] == [n for _, n in expected]  # nothing lost, nothing repeated
+    # after the gap the sounds keep the plan's spacing to the sample
+    resume = timeline.steps[0].start_sample + 2 * RATE  # where the pause fell, well inside the drone
+    later = [f for (f, _), (e, _) in zip(found, expected) if e > resume]
+    plan_later = [e for e, _ in expected if e > resume]
+    offsets = [(f - later[0]) - (e - plan_later[0]) for f, e in zip(later, plan_later)]
+    # the default backend keeps seconds queued at the server, so a busy machine leaves no gap: exact
+    assert max(abs(x) for x in offsets) <= round(0.002 * RATE), offsets
     onset = find(recording, head, threshold=0.9)[0]
     # the gap: the first run of digital silence longer than 0.3 s after the drone began
     gap_start, gap_end = (onset + i for i in silences(recording[onset:], round(0.3 * RATE))[0])

@@ -39,18 +39,7 @@ SOUND_NAMES: tuple[str, ...] = (
     "prompt",
 )
 
-# Which built-in sound marks which moment, unless a routine's `chimes:` says otherwise.
-DEFAULT_CHIMES: dict[str, str] = {
-    "start": "bell",
-    "end": "bell-double",
-    "halfway": "halfway",
-    "complete": "complete",
-    "tick": "tick",
-    "breath-in": "breath-in",
-    "breath-out": "breath-out",
-    "rest": "rest",
-    "prompt": "prompt",
-}
+from .timeline import DEFAULT_CHIMES  # noqa: E402,F401  (the timeline needs it without reading files)
 
 SOUND_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg")
 

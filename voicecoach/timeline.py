@@ -118,6 +118,19 @@ class Timeline:
 
 # ------------------------------------------------------------------ compiling
 
+# Which built-in sound marks which moment, unless a routine's `chimes:` says otherwise.
+DEFAULT_CHIMES: dict[str, str] = {
+    "start": "bell",
+    "end": "bell-double",
+    "halfway": "halfway",
+    "complete": "complete",
+    "tick": "tick",
+    "breath-in": "breath-in",
+    "breath-out": "breath-out",
+    "rest": "rest",
+    "prompt": "prompt",
+}
+
 BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "and out", "hold_out": "Hold"}
 BREATH_TONES = {"in": "breath-in", "out": "breath-out"}
 BREATHE_WITH_CHIME = "Start breathing in at the chime."
@@ -177,8 +190,6 @@ def _rest_words(nxt) -> str:
 
 
 def _chimes(routine) -> dict[str, str]:
-    from .sounds import DEFAULT_CHIMES
-
     return {**DEFAULT_CHIMES, **dict(routine.chimes)}
 
 

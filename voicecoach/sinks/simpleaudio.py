@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ..errors import InputError, NoAudioDevice
-from .base import DEFAULT_RATE, device_stopped, no_device, render, to_int16
+from .base import DEFAULT_RATE, Source, device_stopped, no_device, render, to_int16
 
 # How often wait() looks whether simpleaudio's buffer has finished; this only
 # notices the end, the pacing stays the audio clock's.

@@ -1,0 +1,110 @@
+"""The layers of docs/architecture.md hold: each module imports only from the layers below it.
+
+Every import counts, also those inside functions (they run sooner or later),
+except the registrations in cli/__init__.py. The pure core must also stay free
+of I/O libraries at import time, which only a fresh interpreter can show.
+"""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "voicecoach"
+
+# lower number = lower layer; a module may import its own layer's modules and any lower one
+LAYERS = {
+    1: ["cli"],
+    2: ["practice"],
+    3: ["player", "sinks", "mpris", "mediaplayer2", "export", "chapters", "subtitles"],
+    4: ["session"],
+    5: ["routines", "speech", "sounds", "config", "files"],
+    6: ["timeline", "mixer", "bed", "level", "duration", "errors", "routines.model", "routines.safety"],
+}
+RANK = {name: 7 - n for n, names in LAYERS.items() for name in names}  # 6 = top (cli) ... 1 = pure core
+PURE = ["timeline", "mixer", "bed", "level", "duration", "errors", "subtitles", "chapters", "routines.model"]
+IO_LIBRARIES = ["soundfile", "typer", "rich", "miniaudio", "simpleaudio", "pyttsx3", "dbus_fast", "soxr",
+                "voicecoach.sinks", "voicecoach.speech"]
+
+
+def _layer(dotted: str) -> int | None:
+    """The rank of voicecoach.<dotted>: the longest listed prefix decides."""
+    parts = dotted.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in RANK:
+            return RANK[".".join(parts[:n])]
+    return None
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).with_suffix("")
+        parts = [p for p in rel.parts if p != "__init__"]
+        yield ".".join(parts), path, rel.name == "__init__"
+
+
+def _imports(path: Path, dotted: str, is_package: bool):
+    """(line, imported voicecoach module) for every import in the file."""
+    package = dotted.split(".") if is_package else dotted.split(".")[:-1]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = base + (node.module.split(".") if node.module else [])
+            elif node.module and node.module.split(".")[0] == "voicecoach":
+                target = node.module.split(".")[1:]
+            else:
+                continue
+            if node.module is None or not node.level and node.module == "voicecoach":
+                for alias in node.names:
+                    yield node.lineno, ".".join(target + [alias.name])
+            else:
+                yield node.lineno, ".".join(target)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("voicecoach."):
+                    yield node.lineno, alias.name.split(".", 1)[1]
+
+
+def test_every_module_imports_only_its_own_layer_and_below():
+    wrong = []
+    for dotted, path, is_package in _modules():
+        mine = _layer(dotted)
+        if mine is None or dotted in ("", "__main__"):
+            continue  # the package's own lazy API and the entry point sit above everything
+        for line, target in _imports(path, dotted, is_package):
+            theirs = _layer(target)
+            if theirs is not None and theirs > mine:
+                wrong.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {dotted} imports {target}")
+    assert wrong == []
+
+
+def test_nothing_imports_the_cli():
+    users = [f"{path.relative_to(PACKAGE.parent)}:{line}" for dotted, path, pkg in _modules()
+             if not dotted.startswith("cli") and dotted != "__main__"
+             for line, target in _imports(path, dotted, pkg) if target.split(".")[0] == "cli"]
+    assert users == []
+
+
+def test_no_command_module_imports_another():
+    commands = {"cli.routines", "cli.playback", "cli.practice"}
+    crossing = [f"{dotted} imports {target}" for dotted, path, pkg in _modules() if dotted in commands
+                for _, target in _imports(path, dotted, pkg) if target in commands | {"cli"}]
+    assert crossing == []
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_the_pure_core_loads_no_io_library(module):
+    code = (f"import sys, voicecoach.{module}; "
+            f"print(' '.join(m for m in {IO_LIBRARIES!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
+
+
+def test_ruff_finds_nothing():
+    ruff = Path(sys.executable).with_name("ruff")
+    result = subprocess.run([str(ruff), "check", str(PACKAGE), "--quiet"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
