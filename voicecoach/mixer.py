@@ -41,10 +41,6 @@ class Mixer:
                 raise ValueError(f"clip {key(event)!r} has {len(clip)} samples, the timeline planned {event.samples}")
             self.clips[key(event)] = np.asarray(clip, dtype=np.float32)
 
-    @property
-    def total(self) -> int:
-        return self.timeline.total_samples
-
     def render(self, start: int, n: int) -> np.ndarray:
         """Samples [start, start + n) as float32; zeros before 0 and past the end."""
         out = np.zeros(n, dtype=np.float32)
@@ -61,8 +57,3 @@ class Mixer:
             out += self.bed.render(start, n)
         return soft_limit(out)
 
-
-def render(timeline: Timeline, clips: Mapping[tuple[str, str], np.ndarray], start: int, n: int,
-           bed: Reader | None = None) -> np.ndarray:
-    """One block of `timeline` (convenience for a single call; keep a Mixer to render many)."""
-    return Mixer(timeline, clips, bed).render(start, n)

@@ -8,8 +8,6 @@ routine ids, so importing a new file updates the events instead of doubling them
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -92,24 +90,7 @@ def _description(plan: Plan) -> str:
 
 
 def write(data: bytes, path: Path) -> None:
-    """Write `data` to `path` atomically (temp file in the same folder, then os.replace).
+    """Write `data` to `path` atomically and durably; ExportError when it cannot be written."""
+    from ..files import write_bytes
 
-    Raises ExportError when it cannot be written; nothing partial is left behind.
-    """
-    from ..errors import ExportError
-
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a calendar file is not secret
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    write_bytes(path, data, mode=0o644)  # a calendar file is not secret

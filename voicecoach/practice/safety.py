@@ -24,12 +24,13 @@ def confirm_safety(ask: Callable[[str], bool]) -> bool:
         return True
     if not ask(safety_question()):
         return False
+    from ..errors import ExportError
+    from ..files import write_text
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"confirmed": date.today().isoformat()}) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
+        write_text(path, json.dumps({"confirmed": date.today().isoformat()}) + "\n")
+    except (OSError, ExportError):
         pass  # still confirmed for this session; the question simply comes back next time
     return True
 
