@@ -2,12 +2,12 @@
 
 A sink that plays every sample once, in order, gives back a recording that is
 the stream itself with silence inserted where the server had nothing to play
-(a stall longer than what was queued) or where the listener paused. Following
-the recording through the stream sample for sample, and finding where each
-piece of it starts again after they part, tells exactly how much silence was inserted at each
-join and whether anything was skipped or repeated there: a stall shows as
-inserted silence with nothing skipped, a pause as inserted silence plus the
-resume error.
+(a stall longer than what was queued) or where the listener paused.
+Following the recording through the stream sample for sample, and finding
+where it takes up the stream again after they part, tells exactly how much
+silence was inserted at each join and whether anything was skipped or
+repeated there: a stall shows as inserted silence with nothing skipped, a
+pause as inserted silence plus the resume error.
 """
 from __future__ import annotations
 
@@ -39,13 +39,6 @@ class Join:
     rec: int
     silence: int
     skipped: int
-
-
-def zero_runs(x: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    """Return (start, length) of every run of exact zeros at least ``min_len`` long."""
-    edges = np.diff(np.concatenate(([0], (x == 0).astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [(int(s), int(e - s)) for s, e in zip(starts, ends) if e - s >= min_len]
 
 
 def _locate(stream: np.ndarray, piece: np.ndarray, near: int, reach: int, sure: int = 512) -> int | None:
