@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from audiofind import correlate, find
+from audiofind import correlate
 from test_play import ROUTINE, Terminal, confirmed_safety, heard, plan, planned, wait_for_first
 from voicecoach.routines import load_file
 from voicecoach.session import options, prepare_session, voice_for
@@ -222,7 +222,6 @@ def test_a_pause_over_the_bus_is_a_gap_and_everything_after_lands_as_planned(pul
     routine = written(tmp_path, DRONE_ROUTINE, "drone.yaml")
     timeline = timeline_of(routine, user_env)
     expected = planned(timeline)
-    head = drone()[: RATE // 10]
     rec = pulse_server.record(tmp_path / "pause.wav")
     proc = play(routine, user_env)
     player = wait_listed(user_env, proc.pid)
@@ -251,13 +250,15 @@ def test_a_pause_over_the_bus_is_a_gap_and_everything_after_lands_as_planned(pul
     offsets = [(f - later[0]) - (e - plan_later[0]) for f, e in zip(later, plan_later)]
     # the default backend keeps seconds queued at the server, so a busy machine leaves no gap: exact
     assert max(abs(x) for x in offsets) <= round(0.002 * RATE), offsets
-    onset = find(recording, head, threshold=0.9)[0]
-    # the gap: the first run of digital silence longer than 0.3 s after the drone began
-    gap_start, gap_end = (onset + i for i in silences(recording[onset:], round(0.3 * RATE))[0])
-    played = gap_start - onset  # drone samples heard before the pause
-    snippet = recording[gap_end: gap_end + RATE // 20]
-    went_on_at = int(np.argmax(correlate(drone(), snippet)))  # where in the drone the sound went on
-    resume_error = went_on_at - played  # > 0: samples skipped, < 0: samples heard twice
+    # the gap: the first run of digital silence of a second or more after the hold's start chime
+    hold = found[0][0]
+    gap_start, gap_end = (hold + i for i in silences(recording[hold:], RATE)[0])
+    # Where in the drone the sound stopped and where it went on, each found by its own 50 ms
+    # (counting samples from the onset instead would count a machine stall's silence as drone).
+    piece = RATE // 20
+    stopped_at = int(np.argmax(correlate(drone(), recording[gap_start - piece: gap_start]))) + piece
+    went_on_at = int(np.argmax(correlate(drone(), recording[gap_end: gap_end + piece])))
+    resume_error = went_on_at - stopped_at  # > 0: samples skipped, < 0: samples heard twice
     latency = rec.time_of(gap_start) - sent
     record_property("pause_latency_ms", round(1000 * latency))
     record_property("pause_latency_after_playerctl_returned_ms", round(1000 * (rec.time_of(gap_start) - returned)))
