@@ -78,12 +78,3 @@ def no_audio_env(tmp_path, monkeypatch):
     for key, value in no_server_env(tmp_path / "no-audio").items():
         monkeypatch.setenv(key, value)
 
-
-def pytest_collection_modifyitems(items):
-    """Every test that plays through the private sound server is an `audio` test, marked or not.
-
-    The fast loop (`-m "not audio and not slow"`) then never waits on real-time sound.
-    """
-    for item in items:
-        if "pulse_server" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.audio)

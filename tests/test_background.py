@@ -35,6 +35,7 @@ def beds_at(rate: int) -> dict[str, np.ndarray]:
 
 # --- the built-in beds --------------------------------------------------------------------
 
+@pytest.mark.slow  # runs the generator
 def test_the_generator_makes_the_committed_beds_and_check_sees_a_changed_or_stray_one(tmp_path):
     out = tmp_path / "sounds"
     assert subprocess.run([sys.executable, str(SCRIPT), "--out", str(out)], capture_output=True).returncode == 0

@@ -24,6 +24,9 @@ from audiofind import find
 from voicecoach import level, sounds
 from voicecoach.cli import app
 
+# exports with beds, seconds each
+pytestmark = pytest.mark.slow
+
 RATE = 22050
 ROUTINE = "morning"
 runner = CliRunner()

@@ -111,6 +111,7 @@ def test_bad_option_values_are_one_line_exit_1():
     assert len(result.stderr.strip().splitlines()) == 1
     result = runner.invoke(app, ["export", "morning", "-o", "x.aac"])
     assert result.exit_code == 1 and re.match(r"voicecoach: '\.aac' is not an audio format", result.stderr)
+@pytest.mark.slow  # exports all fourteen routines: about a minute
 
 
 def test_export_all_writes_every_routine_and_a_playlist_with_true_lengths(tmp_path):

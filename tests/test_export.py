@@ -375,6 +375,7 @@ KILL_CHILD = textwrap.dedent("""\
 """)
 
 
+@pytest.mark.slow  # an export killed at three moments: 4 s each
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 @pytest.mark.parametrize("suffix", [".mp3", ".flac"])
 def test_a_killed_export_leaves_the_target_absent_or_whole(tmp_path, suffix):

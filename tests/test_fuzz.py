@@ -389,6 +389,7 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("fuzz")
 
 
+@pytest.mark.slow  # hundreds of generated routines: 10-50 s
 @fuzz(600)
 @given(made=routines(), bom=st.booleans())
 def test_valid_routines_load_compile_and_keep_every_rule(made, bom, folder):
@@ -571,12 +572,14 @@ def _load_and_compile(data: bytes, path) -> None:
         _one_located_line(err, data, str(path))
 
 
+@pytest.mark.slow  # hundreds of generated routines: 10-50 s
 @fuzz(800)
 @given(data=mutated())
 def test_mutated_routines_load_or_fail_with_one_located_line(data, folder):
     _load_and_compile(data, folder / "mutated.yaml")
 
 
+@pytest.mark.slow  # hundreds of generated routines: 10-50 s
 @fuzz(200, share=0.2, phases=[Phase.explicit, Phase.generate])
 @given(data=mutated(known_bugs=True))
 def test_mutated_routines_with_known_bug_triggers(data, folder):

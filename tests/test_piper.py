@@ -115,6 +115,7 @@ def routine_file(folder: Path, say: str) -> Path:
 # ------------------------------------------------------------------ speaking
 
 
+@pytest.mark.slow  # Piper speaks: a second or two
 def test_the_default_voice_is_piper_and_a_phrase_lands_in_the_export_at_its_planned_sample(tmp_path, voices_heard):
     routine = routine_file(tmp_path, PHRASES[0])
     out, plan = tmp_path / "one.wav", tmp_path / "one.json"
@@ -131,6 +132,7 @@ def test_the_default_voice_is_piper_and_a_phrase_lands_in_the_export_at_its_plan
     assert voice_heard(spoken(out, plan, PHRASES[0]), voices_heard) == "piper"
 
 
+@pytest.mark.slow  # Piper speaks: a second or two
 def test_one_piper_process_speaks_every_missing_phrase_and_nothing_of_piper_is_imported():
     pids = set()
     with Speaker(session.voice_for(None)) as speaker:
@@ -143,6 +145,7 @@ def test_one_piper_process_speaks_every_missing_phrase_and_nothing_of_piper_is_i
     assert not {"piper", "onnxruntime"} & set(sys.modules)  # GPL code runs in its own process only
 
 
+@pytest.mark.slow  # Piper speaks: a second or two
 def test_clips_are_reused_across_runs_and_never_across_voices(joe, neural_user, tmp_path, monkeypatch):
     base = session.voice_for(None)
     with Speaker(base) as speaker:
@@ -266,6 +269,7 @@ def test_a_broken_model_is_exit_1_naming_it(joe, tmp_path, neural_user):
     assert not (tmp_path / "x.wav").exists()
 
 
+@pytest.mark.slow  # Piper speaks: a second or two
 def test_a_config_that_does_not_match_its_model_is_exit_1(joe, tmp_path, neural_user, monkeypatch):
     # The config says two speakers; the model has no speaker input.
     model = voice_copy(tmp_path / "v", joe, lambda c: c.update(num_speakers=2, speaker_id_map={"a": 0, "b": 1}))
@@ -303,6 +307,7 @@ def test_a_piper_that_hangs_is_killed_at_the_phrase_timeout(neural_user):
         speaker.clips(PHRASES[1:2])  # and the next try starts a fresh Piper
 
 
+@pytest.mark.slow  # Piper speaks: a second or two
 def test_a_piper_that_crashes_is_a_speech_error_naming_the_phrase(neural_user):
     with Speaker(session.voice_for(None)) as speaker:
         speaker.clips(PHRASES[:1])

@@ -22,6 +22,9 @@ from voicecoach import level, sounds
 from voicecoach.cli import app
 from voicecoach.routines import builtin_ids, expand, load
 
+# every built-in routine exported and decoded: about 2 minutes in all
+pytestmark = pytest.mark.slow
+
 RATE = 22050
 
 

@@ -34,6 +34,7 @@ def read(name: str) -> np.ndarray:
 
 # --- the generator ---------------------------------------------------------------
 
+@pytest.mark.slow  # runs the generator twice
 def test_generator_is_deterministic(tmp_path):
     for out in ("a", "b"):
         assert run_script("--out", str(tmp_path / out)).returncode == 0
@@ -46,6 +47,7 @@ def test_generator_is_deterministic(tmp_path):
 def test_committed_sounds_match_the_generator():
     result = run_script("--check")
     assert result.returncode == 0, result.stderr
+@pytest.mark.slow  # runs the generator three times: 5 s
 
 
 def test_check_fails_on_changed_missing_or_extra_files(tmp_path):

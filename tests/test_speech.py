@@ -58,6 +58,7 @@ def test_a_phrase_becomes_a_spoken_clip_at_the_session_rate():
 
 LONG = ("Lie face down on the floor. Put the ball just inside your right front hip bone, a little below "
         "belly button level. Lower your weight onto it gently. Never force it.")
+@pytest.mark.slow  # many syntheses: 5 s
 
 
 def test_long_phrases_are_always_written_whole(tmp_path):
@@ -165,6 +166,7 @@ def test_a_phrase_that_overruns_the_timeout_is_a_speech_error_and_the_speaker_re
             speaker.clips([PHRASE])
         speaker.timeout = 30.0
         assert rms(speaker.clips([PHRASE])[PHRASE]) > 0.02
+@pytest.mark.slow  # waits out a timeout: 4 s
 
 
 def test_a_stuck_worker_is_killed_and_replaced():
