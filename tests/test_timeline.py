@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -11,20 +10,20 @@ from voicecoach import routines as rt
 from voicecoach.errors import RoutineError
 from voicecoach.timeline import Options, compile, phrases
 
+import golden
 from rules import check_rules, fake_speech, real_sounds, build, RATE, SAFETY_TEXT
 
 DATA = Path(__file__).parent / "data" / "routines"
 
 
-@pytest.mark.parametrize("path", sorted(DATA.glob("*.yaml")), ids=lambda p: p.stem)
-def test_golden_timeline(path):
-    timeline = build(rt.load_file(path)).to_dict()
-    timeline["routine"] = path.stem
-    golden = path.with_suffix(".timeline.json")
-    if os.environ.get("VOICECOACH_REGOLD"):
-        golden.write_text(json.dumps(timeline, indent=1) + "\n")
-    assert timeline == json.loads(golden.read_text())
-    assert build(rt.load_file(path)).to_dict() | {"routine": path.stem} == timeline  # compiling twice: same
+@pytest.mark.parametrize("case", golden.cases())
+def test_golden_timeline(case):
+    """Every sample of every built-in and test routine is where it was (regold: scripts/regold)."""
+    path = golden.golden_path(case)
+    assert path.exists(), f"no golden timeline for {case}: run `bash scripts/regold`, review, commit"
+    timeline = golden.timeline_of(case)
+    assert timeline == json.loads(path.read_text())
+    assert golden.timeline_of(case) == timeline  # compiling twice: the same
 
 
 @pytest.mark.parametrize("rid", rt.builtin_ids())
