@@ -23,7 +23,7 @@ from voicecoach.cli import app
 from voicecoach.errors import InputError, SpeechEngineMissing, SpeechError
 from voicecoach.speech import CACHE_FORMAT, Speaker, Voice
 from voicecoach.speech import pacing, piper
-from voicecoach.speech.piperbatch import PiperJob, _fault, one_line, speakable
+from voicecoach.speech.piperbatch import PiperJob, _fault, speakable, stdin_line
 
 RATE = 22050
 runner = CliRunner()
@@ -353,8 +353,8 @@ def test_the_bundled_voices_known_pace_is_what_measuring_gives(joe):
 
 
 def test_a_phrase_is_one_stdin_line_and_punctuation_alone_is_silence():
-    assert one_line("Lie down.\nBreathe\r\nout.\u2028Now\tslowly ") == "Lie down. Breathe out. Now slowly"
-    assert one_line("say [[ h@loU ]]") == "say [ [ h@loU ]]"
+    assert stdin_line("Lie down.\nBreathe\r\nout.\u2028Now\tslowly ") == "Lie down. Breathe out. Now slowly"
+    assert stdin_line("say [[ h@loU ]]") == "say [ [ h@loU ]]"
     assert not speakable("... —") and speakable("Two.")
 
 

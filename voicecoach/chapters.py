@@ -14,7 +14,8 @@ from mutagen.flac import FLAC
 from mutagen.id3 import CHAP, CTOC, ID3, TALB, TIT2, CTOCFlags
 from mutagen.oggvorbis import OggVorbis
 
-from voicecoach.subtitles import clock, one_line, rounded
+from voicecoach.subtitles import clock, rounded
+from voicecoach.text import one_line
 from voicecoach.timeline import Timeline
 
 ALBUM = "voicecoach"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from voicecoach.text import one_line
+
 
 class VoicecoachError(Exception):
     """Base class: a problem the user can act on, shown as one line."""
@@ -26,7 +28,7 @@ class RoutineError(InputError):
         self.line = line
         self.col = col
         # one line, always: an author's key or words may hold a newline
-        self.message = " ".join(message.split())
+        self.message = one_line(message)
         super().__init__(f"{self.source}:{line}:{col}: {self.message}")
 
 

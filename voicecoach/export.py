@@ -27,7 +27,8 @@ from mutagen import MutagenError
 from voicecoach.chapters import write_tags
 from voicecoach.errors import ExportError, InputError
 from voicecoach.files import atomic
-from voicecoach.subtitles import SUBTITLE_FORMATS, one_line
+from voicecoach.subtitles import SUBTITLE_FORMATS
+from voicecoach.text import one_line
 from voicecoach.timeline import Timeline
 
 Render = Callable[[int, int], np.ndarray]

@@ -26,6 +26,7 @@ import soxr
 
 from voicecoach.errors import EnvironmentProblem, InputError
 from voicecoach.level import HopMeter
+from voicecoach.text import one_line
 
 SOUND_NAMES: tuple[str, ...] = (
     "bell",
@@ -180,7 +181,7 @@ def resolve_background(name: str, folder: Path | None = None, confined: bool = F
 
 def _unreadable(name: str, exc: Exception) -> InputError:
     # libsndfile says "Error opening '/the/path': Error : unknown error in flac decoder."
-    text = " ".join(str(exc).split())
+    text = one_line(str(exc))
     text = re.sub(r"^Error opening '.*?': ", "", text).removeprefix("Error : ").rstrip(".") or "unknown error"
     text = text[:1].lower() + text[1:]
     if "not recognised" in text or "unknown format" in text.lower():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from voicecoach.text import one_line
 from voicecoach.timeline import Event, Timeline
 
 
@@ -31,11 +32,6 @@ def _lrc_clock(sample: int, rate: int) -> str:
     seconds, cs = divmod(cs, 100)
     minutes, seconds = divmod(seconds, 60)
     return f"[{minutes:02d}:{seconds:02d}.{cs:02d}]"
-
-
-def one_line(text: str) -> str:
-    """Return `text` with every run of whitespace (newlines too) made one space."""
-    return " ".join(text.split())
 
 
 def cues(timeline: Timeline) -> list[tuple[Event, str]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import typer
 
-from .output import handled, noted, one_line, settings  # noqa: F401  (one_line kept for callers)
+from .output import handled, noted, settings
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import typer
 
 from ..errors import RoutineError, VoicecoachError
+from ..text import one_line
 
 settings = SimpleNamespace(debug=False, verbose=False, notes=set())  # --debug: tracebacks; --verbose: say more
 
@@ -24,7 +25,7 @@ def handled() -> Iterator[None]:
     except VoicecoachError as exc:
         if settings.debug:
             raise
-        typer.echo(one_line(exc), err=True)
+        typer.echo(error_line(exc), err=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("voicecoach: interrupted", err=True)
@@ -39,9 +40,9 @@ def noted(voice):
     return voice
 
 
-def one_line(exc: VoicecoachError) -> str:
+def error_line(exc: VoicecoachError) -> str:
     """The error as the user sees it: one line, routine errors as FILE:LINE:COL: message."""
-    text = " ".join(str(exc).split())
+    text = one_line(str(exc))
     return text if isinstance(exc, RoutineError) else f"voicecoach: {text}"
 
 

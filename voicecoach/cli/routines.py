@@ -8,7 +8,7 @@ import typer
 
 from ..errors import VoicecoachError
 from .app import (EngineOpt, NoSafetyOpt, ScaleOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, console_progress,
-                  handled, noted, one_line)
+                  handled, noted, error_line)
 
 
 @app.command("list")
@@ -28,7 +28,7 @@ def list_cmd() -> None:
                 typer.echo(f"{rid:<20} {clock(timed_seconds(routine)):>6}  {routine.title}"
                            + ("" if origin == "built-in" else f"  [{origin}]"))
             except VoicecoachError as exc:
-                typer.echo(f"{rid:<20} {'?':>6}  (invalid: {one_line(exc)})")
+                typer.echo(f"{rid:<20} {'?':>6}  (invalid: {error_line(exc)})")
 
 
 @app.command()
@@ -66,7 +66,7 @@ def show(
                                                           voice_model=str(voice_model) if voice_model else None)),
                                           progress)
         except EnvironmentProblem as exc:
-            typer.echo(f"total with announcements: unknown ({one_line(exc)})")
+            typer.echo(f"total with announcements: unknown ({error_line(exc)})")
             return
         tl = session.timeline
         typer.echo(f"total with announcements: {clock(tl.seconds)}")
@@ -94,7 +94,7 @@ def validate(files: List[Path] = typer.Argument(..., help="Routine files to chec
             n = len(expand(routine))
             typer.echo(f"{path}: ok ({n} step{'' if n == 1 else 's'}, {clock(timed_seconds(routine))} timed)")
         except VoicecoachError as exc:
-            typer.echo(one_line(exc), err=True)
+            typer.echo(error_line(exc), err=True)
             bad += 1
     raise typer.Exit(1 if bad else 0)
 

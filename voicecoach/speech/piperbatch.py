@@ -28,6 +28,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..text import one_line
 from ..errors import InputError, SpeechEngineMissing, SpeechError
 from .voice import _phrase
 
@@ -53,10 +54,9 @@ class PiperJob:
     volume: float | None = None
 
 
-def one_line(text: str) -> str:
-    """The phrase as one stdin line: every run of whitespace (newlines too) one space,
-    and "[[" opened up, since Piper reads ``[[ ... ]]`` as raw phonemes."""
-    return " ".join(text.replace("[[", "[ [").split())
+def stdin_line(text: str) -> str:
+    """The phrase as one stdin line, with "[[" opened up: Piper reads ``[[ ... ]]`` as raw phonemes."""
+    return one_line(text.replace("[[", "[ ["))
 
 
 def speakable(text: str) -> bool:
@@ -134,7 +134,7 @@ class PiperBatch:
     def speak(self, text: str, out: Path, timeout: float) -> None:
         """Write `text` spoken as a WAV file at `out` within `timeout` seconds (plus the
         start-up allowance on a fresh process); raise on a fault (see `_fault`)."""
-        line = one_line(text)
+        line = stdin_line(text)
         if not speakable(line):
             write_silence(out, self.job.sentence_silence, _config_rate(self.job.config))
             return

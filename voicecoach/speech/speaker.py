@@ -14,6 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import InputError, SpeechError, VoicecoachError
+from ..text import one_line
 from . import cache as clipcache
 from .cache import ClipCache
 from .voice import _ENGINES, Engine, Voice, VoiceInfo, _phrase, engine_names, parse_command, resolved
@@ -148,7 +149,7 @@ def all_voices(tts_command: str | None = None) -> list[tuple[str, list[VoiceInfo
                                           else None))
             found.append((name, engine.voices()))
         except VoicecoachError as exc:
-            found.append((name, " ".join(str(exc).split())))
+            found.append((name, one_line(str(exc))))
         finally:
             if engine is not None:
                 engine.close()
