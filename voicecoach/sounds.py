@@ -40,7 +40,7 @@ SOUND_NAMES: tuple[str, ...] = (
     "prompt",
 )
 
-from .timeline import DEFAULT_CHIMES  # noqa: E402,F401  (the timeline needs it without reading files)
+from .wording import DEFAULT_CHIMES  # noqa: E402,F401  (the timeline needs it without reading files)
 
 SOUND_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".ogg")
 

@@ -9,7 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .bed import BedChoice, BedPlan
-from .duration import samples, spoken
+from . import wording
+from .duration import samples
+# the wording moved to its own module; these names stay importable from here
+from .wording import DEFAULT_CHIMES, phrases, sounds_needed  # noqa: F401
 
 FORMAT = "voicecoach-timeline/1"
 
@@ -118,27 +121,6 @@ class Timeline:
 
 # ------------------------------------------------------------------ compiling
 
-# Which built-in sound marks which moment, unless a routine's `chimes:` says otherwise.
-DEFAULT_CHIMES: dict[str, str] = {
-    "start": "bell",
-    "end": "bell-double",
-    "halfway": "halfway",
-    "complete": "complete",
-    "tick": "tick",
-    "breath-in": "breath-in",
-    "breath-out": "breath-out",
-    "rest": "rest",
-    "prompt": "prompt",
-}
-
-BREATH_WORDS = {"in": "Breathe in", "hold": "Hold", "out": "and out", "hold_out": "Hold"}
-BREATH_TONES = {"in": "breath-in", "out": "breath-out"}
-BREATHE_WITH_CHIME = "Start breathing in at the chime."
-GET_READY = "Get ready. Find your position."
-DEFAULT_OUTRO = "Session complete. Well done."
-END_OF_SESSION = "the end of the session"
-
-
 @dataclass(frozen=True)
 class Options:
     """How a routine becomes a timeline; one value travels through the whole pipeline."""
@@ -152,95 +134,6 @@ class Options:
     tail: float = 0.5  # silence after the closing chime
     safety_text: str = ""
     background: BedChoice = BedChoice()  # which bed to mix under the voice, and how
-
-
-def _fill(text: str, exp, nxt) -> str:
-    # str.replace, not str.format: an author's stray brace must not become an error
-    side = exp.side or ""
-    return (text.replace("{side}", side)
-            .replace("{duration}", spoken(exp.duration))
-            .replace("{next}", _next_title(nxt)))
-
-
-def _next_title(nxt) -> str:
-    if nxt is None:
-        return END_OF_SESSION
-    return f"{nxt.name}, {nxt.side} side" if nxt.side else nxt.name
-
-
-def _announcement(exp, nxt) -> list[str]:
-    if exp.rest:  # only when a session starts at a rest (play --from)
-        return [f"Rest. {spoken(exp.duration)}."]
-    head = f"{exp.step.name}, {exp.side} side." if exp.side else f"{exp.step.name}."
-    if exp.repetitions > 1:
-        head += f" {exp.repetitions} rounds of {spoken(exp.step.duration)}."
-    else:
-        head += f" {spoken(exp.duration)}."
-    said = [head] + ([_fill(exp.step.say, exp, nxt)] if exp.step.say else [])
-    if exp.step.breathe:
-        said.append(BREATHE_WITH_CHIME)  # the first inhale starts with the chime, which speech must not cover
-    return said
-
-
-def _rest_words(nxt) -> str:
-    if nxt is None:
-        return "Rest."
-    round_ = f"round {nxt.repetition} of {nxt.repetitions}" if nxt.repetitions > 1 else _next_title(nxt)
-    return f"Rest. Next, {round_}."
-
-
-def _chimes(routine) -> dict[str, str]:
-    return {**DEFAULT_CHIMES, **dict(routine.chimes)}
-
-
-def _continues(prev, exp) -> bool:
-    """A rest or a later repetition starts exactly where the interval before it ended."""
-    return prev is not None and prev.step is exp.step and prev.side == exp.side and (
-        exp.rest or exp.repetition > 1)
-
-
-def phrases(routine, options: Options) -> list[str]:
-    """Every text the timeline may speak, in order of first use (what to synthesize)."""
-    from .routines.model import expand
-
-    out: list[str] = []
-    if options.lead_in > 0:
-        out.append(GET_READY)
-    steps = expand(routine)
-    if options.start_step == 0:
-        out += [t for t in (routine.intro, _safety(routine, options)) if t]
-    for i in range(options.start_step, len(steps)):
-        exp, nxt = steps[i], steps[i + 1] if i + 1 < len(steps) else None
-        prev = steps[i - 1] if i > options.start_step else None
-        if not _continues(prev, exp):
-            out += _announcement(exp, nxt)
-        if exp.rest:
-            out.append(_rest_words(nxt))
-            continue
-        out += [_fill(c.say, exp, nxt) for c in exp.step.cues if c.say]
-        if isinstance(exp.step.halfway, str):
-            out.append(_fill(exp.step.halfway, exp, nxt))
-        if exp.step.breathe:
-            out += [BREATH_WORDS[p] for p in ("in", "hold", "out", "hold_out")
-                    if getattr(exp.step.breathe, _FIELD[p]) > 0]
-    out.append(routine.outro or DEFAULT_OUTRO)
-    return list(dict.fromkeys(out))
-
-
-def sounds_needed(routine) -> list[str]:
-    """Every sound name the timeline may play (chimes by role, and the cues' own sounds)."""
-    from .routines.model import expand
-
-    names = list(_chimes(routine).values())
-    names += [c.sound for e in expand(routine) for c in e.step.cues if c.sound]
-    return list(dict.fromkeys(names))
-
-
-def _safety(routine, options: Options) -> str | None:
-    return options.safety_text if routine.safety and options.safety and options.safety_text else None
-
-
-_FIELD = {"in": "inhale", "hold": "hold", "out": "exhale", "hold_out": "hold_out"}
 
 
 class _Clock:
@@ -272,16 +165,16 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
 
     rate = options.sample_rate
     clock = _Clock(speech, sounds, rate)
-    chimes = _chimes(routine)
+    chimes = wording.chimes(routine)
     gap = samples(options.gap, rate)
     steps = expand(routine)
     if not 0 <= options.start_step < len(steps):
         raise ValueError(f"start_step {options.start_step} is outside 0..{len(steps) - 1}")
     pos = 0
     if options.lead_in > 0:
-        pos = max(clock.say(GET_READY, 0, None) + gap, samples(options.lead_in, rate))
+        pos = max(clock.say(wording.GET_READY, 0, None) + gap, samples(options.lead_in, rate))
     if options.start_step == 0:
-        for text in (routine.intro, _safety(routine, options)):
+        for text in (routine.intro, wording.safety(routine, options)):
             if text:
                 pos = clock.say(text, pos, None) + gap
     spans: list[StepSpan] = []
@@ -290,12 +183,12 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
         nxt = steps[i + 1] if i + 1 < len(steps) else None
         prev = steps[i - 1] if i > options.start_step else None
         n = samples(exp.duration * options.scale, rate)
-        continuing = _continues(prev, exp)
+        continuing = wording.continues(prev, exp)
         if continuing:
             announce = start = spans[-1].end_sample  # the boundary chime is already there
         else:
             announce = pos
-            for text in _announcement(exp, nxt):
+            for text in wording.announcement(exp, nxt):
                 pos = clock.say(text, pos, i) + gap
             start = pos - gap + samples(exp.step.prep, rate)
             clock.play("chime", chimes["start"], start, i, "start")
@@ -303,13 +196,13 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
         spans.append(StepSpan(i, exp.name, exp.side, announce, start, end, n / rate, rest=exp.rest))
         opening = chimes["end" if continuing and exp.rest else "start"]  # the chime that rings at `start`
         _fill_interval(clock, routine, exp, nxt, i, start, end, options, chimes, opening)
-        if nxt is not None and _continues(exp, nxt):
+        if nxt is not None and wording.continues(exp, nxt):
             role = "end" if nxt.rest else "start"
             clock.play("chime", chimes[role], end, i, role)
             pos = end
         else:
             pos = clock.play("chime", chimes["end"], end, i, "end") + gap
-    pos = clock.say(routine.outro or DEFAULT_OUTRO, pos, None) + gap
+    pos = clock.say(routine.outro or wording.DEFAULT_OUTRO, pos, None) + gap
     pos = clock.play("chime", chimes["complete"], pos, None, "complete")
     total = pos + samples(options.tail, rate)
     events = tuple(sorted(clock.events, key=lambda e: (e.sample, e.kind)))
@@ -355,7 +248,7 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
 
     fixed: list[tuple[int, int, object, str, Event]] = []  # (at, end, where, label, event)
     if exp.rest:
-        text = _rest_words(nxt)
+        text = wording.rest_words(nxt)
         at = start + clock.sound_len[opening] + samples(options.gap, rate)
         length = clock.speech[text]
         if at + length <= limit:  # generated words: a rest too short for them stays silent
@@ -368,7 +261,7 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
             continue
         at = start + off
         if cue.say:
-            text = _fill(cue.say, exp, nxt)
+            text = wording.fill(cue.say, exp, nxt)
             length = clock.speech[text]
             if fits(f"the cue '{text}'", at, length, cue.where):
                 fixed.append((at, at + length, cue.where, f"the cue '{text}'",
@@ -381,7 +274,7 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
         at = start + n // 2
         event = None
         if isinstance(step.halfway, str):
-            text = _fill(step.halfway, exp, nxt)
+            text = wording.fill(step.halfway, exp, nxt)
             length = clock.speech[text]
             if fits(f"the halfway words '{text}'", at, length, step.where):
                 event = Event("speech", at, length, index, text=text, role="halfway")
@@ -412,7 +305,7 @@ def _breathe(clock: _Clock, pattern, index: int, start: int, limit: int,
              busy: list[tuple[int, int]], chimes: dict[str, str]) -> None:
     """Breathing cues from `start`; whole cycles only, dropped (never moved) where they would collide."""
     rate = clock.rate
-    phases = [(p, samples(getattr(pattern, _FIELD[p]), rate)) for p in ("in", "hold", "out", "hold_out")]
+    phases = [(p, samples(getattr(pattern, wording.BREATH_FIELDS[p]), rate)) for p in ("in", "hold", "out", "hold_out")]
     cycle = sum(length for _, length in phases)
     spoken_until = start
     cycle_start, number = start, 0
@@ -423,9 +316,9 @@ def _breathe(clock: _Clock, pattern, index: int, start: int, limit: int,
                 continue
             talk = number < pattern.spoken
             if talk:
-                text = BREATH_WORDS[phase]
+                text = wording.BREATH_WORDS[phase]
                 event = Event("breath", at, clock.speech[text], index, text=text, phase=phase, spoken=True)
-            elif phase in BREATH_TONES:
+            elif phase in wording.BREATH_TONES:
                 name = chimes["breath-" + phase]
                 event = Event("breath", at, clock.sound_len[name], index, sound=name, phase=phase, spoken=False)
             else:
