@@ -63,7 +63,9 @@ def test_every_interval_is_exact_between_chimes_found_in_the_audio(exported, rid
 @pytest.mark.parametrize("rid", builtin_ids())
 def test_loudness_is_about_minus_16_lufs_and_true_peak_below_minus_1(exported, rid):
     audio, rate = sf.read(str(exported[0][rid][0]), dtype="float32")
-    assert level.integrated_lufs(audio, rate) == pytest.approx(-16.0, abs=1.0)
+    # the contract is -16 +-1; each session measures itself and lands within a quarter LU
+    # (psoas-release was at -16.75 before it did)
+    assert level.integrated_lufs(audio, rate) == pytest.approx(-16.0, abs=0.3)
     assert level.true_peak_dbfs(audio, rate) <= -1.0
 
 

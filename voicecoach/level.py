@@ -133,8 +133,8 @@ def normalize_speech(
 ) -> np.ndarray:
     """The clip at `target_lufs` integrated loudness, its peaks limited (float32).
 
-    Guarantees: sample peak <= peak_dbfs and true peak (4x oversampled)
-    <= -1.0 dBFS. Peaks are caught by a smooth lookahead limiter rather than by
+    Guarantees: sample peak and true peak (4x oversampled) <= peak_dbfs,
+    and never above -1.0 dBFS. Peaks are caught by a smooth lookahead limiter rather than by
     turning the whole clip down, and the gain is re-measured after limiting,
     so the loudness lands near the target (typically within 0.1 LU for
     speech). A silent clip is returned as silence; a near-silent one gets at
@@ -147,8 +147,10 @@ def normalize_speech(
     # Limit a hair under the ceilings: the float32 result and the estimate of
     # the true peak between samples must not push the measured values over them.
     margin = _db_to_gain(-0.05)
-    sample_ceiling = min(_db_to_gain(peak_dbfs), _db_to_gain(TRUE_PEAK_DBFS)) * margin
-    true_ceiling = _db_to_gain(TRUE_PEAK_DBFS) * margin
+    # The true peak keeps under peak_dbfs too: the 0.5 dB between it and the session's
+    # -1 dBFS is room for a ducked background under the loudest syllable.
+    ceiling_dbfs = min(peak_dbfs, TRUE_PEAK_DBFS)
+    sample_ceiling = true_ceiling = _db_to_gain(ceiling_dbfs) * margin
     radius = max(1, int(round(LIMITER_RADIUS_S * sample_rate)))
     gain_db = min(target_lufs - loudness, MAX_GAIN_DB)
     out = x
@@ -169,7 +171,7 @@ def normalize_speech(
     out = out.astype(np.float32)
     # The limiter works on an estimate of the true peak; if the result still
     # overshoots (rare, by hundredths of a dB), turn the clip down by the excess.
-    excess = true_peak_dbfs(out, sample_rate) - TRUE_PEAK_DBFS
+    excess = true_peak_dbfs(out, sample_rate) - ceiling_dbfs
     if excess > 0:
         out = (out * _db_to_gain(-excess - 0.01)).astype(np.float32)
     return out
