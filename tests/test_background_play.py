@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,33 +19,20 @@ import pytest
 import soundfile as sf
 
 from audiofind import find
-from voicecoach import sinks, sounds
+from voicecoach import sounds
 
 ROUTINE = Path(__file__).parent / "data" / "play" / "pacing.yaml"
 RATE = 22050
 
 
-@pytest.fixture(params=["miniaudio", "simpleaudio"])
-def backend(request):
-    if request.param not in sinks.available_backends():
-        pytest.skip(f"{request.param} does not run on this Python")
-    return request.param
-
-
-def one_gap(recorded: np.ndarray, expected: np.ndarray) -> int | None:
-    """The length of the one run of silence a stalled machine inserted, when that is the only difference."""
-    differ = np.flatnonzero(recorded[:len(expected)] != expected)
-    if not len(differ):
-        return None
-    at = int(differ[0])
-    rest = recorded[at:]
-    gap = int(np.argmax(rest != 0)) if rest.any() else len(rest)
-    tail = rest[gap:gap + len(expected) - at]
-    return gap if gap and np.array_equal(tail, expected[at:at + len(tail)]) else None
+# The default backend keeps two seconds queued at the server, so a stall of this
+# machine is not heard and the recording must hold the export's samples, once,
+# with no replay. (The other backends' sample exactness is tests/test_sinks.py's.)
+BACKEND = "pulse"
 
 
 @pytest.mark.audio
-def test_a_play_with_a_bed_holds_the_samples_of_the_export(backend, pulse_server, tmp_path_factory, record_property):
+def test_a_play_with_a_bed_holds_the_samples_of_the_export(pulse_server, tmp_path_factory, record_property):
     home = tmp_path_factory.mktemp("user")
     env = {**os.environ, **pulse_server.env,
            "VOICECOACH_CACHE_DIR": str(home / "cache"), "VOICECOACH_DATA": str(home / "data"),
@@ -58,22 +44,15 @@ def test_a_play_with_a_bed_holds_the_samples_of_the_export(backend, pulse_server
     expected = sf.read(str(wav), dtype="int16")[0]
     assert len(expected) > 16 * RATE  # the bed loops once inside the session
     first_chime = find(expected.astype(np.float32) / 32768, sounds.load("bell", RATE), threshold=0.6)[0]
-    for attempt in range(2):
-        rec = pulse_server.record(home / f"play-{attempt}.wav")
-        result = subprocess.run([sys.executable, "-m", "voicecoach", "play", str(ROUTINE), "--backend", backend,
-                                 "--lead-in", "0", "--background", "rain"],
-                                env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-        time.sleep(0.3)
-        recording = rec.stop()
-        assert result.returncode == 0, result.stderr
-        played = np.rint(recording * 32768).astype(np.int16)
-        start = find(recording, sounds.load("bell", RATE), threshold=0.6)[0] - first_chime
-        gap = one_gap(played[start:], expected)
-        if gap is None or attempt:
-            break
-        warnings.warn(f"play --backend {backend} with a bed: the test machine stalled the stream "
-                      f"({1000 * gap / RATE:.0f} ms of silence); playing once more", stacklevel=1)
-    record_property("attempts", attempt + 1)
+    rec = pulse_server.record(home / "play.wav")
+    result = subprocess.run([sys.executable, "-m", "voicecoach", "play", str(ROUTINE), "--backend", BACKEND,
+                             "--lead-in", "0", "--background", "rain"],
+                            env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    time.sleep(0.3)
+    recording = rec.stop()
+    assert result.returncode == 0, result.stderr
+    played = np.rint(recording * 32768).astype(np.int16)
+    start = find(recording, sounds.load("bell", RATE), threshold=0.6)[0] - first_chime
     assert start >= 0
     assert np.array_equal(played[start:start + len(expected)], expected)
     assert not played[:start].any() and not played[start + len(expected):].any()

@@ -223,6 +223,7 @@ def test_space_pauses_and_resumes_the_step_intact(backend, pulse_server, user_en
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["pulse"])  # the player does this, not the sink: the default shows it
 def test_ctrl_c_stops_the_sound_and_exits_130(backend, pulse_server, user_env, tmp_path):
     rec = pulse_server.record(tmp_path / "stop.wav")
     proc = subprocess.Popen(play_cmd(backend), env=user_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -268,6 +269,7 @@ def test_no_sound_server_is_exit_3_with_a_hint(name, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["pulse"])  # the player does this, not the sink: the default shows it
 def test_n_skips_to_the_next_step(backend, pulse_server, user_env, tmp_path):
     timeline = plan(user_env)
     confirmed_safety(user_env)
@@ -286,6 +288,7 @@ def test_n_skips_to_the_next_step(backend, pulse_server, user_env, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["pulse"])  # the player does this, not the sink: the default shows it
 def test_b_restarts_the_step(backend, pulse_server, user_env, tmp_path):
     timeline = plan(user_env)
     confirmed_safety(user_env)
