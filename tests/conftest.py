@@ -78,3 +78,18 @@ def no_audio_env(tmp_path, monkeypatch):
     for key, value in no_server_env(tmp_path / "no-audio").items():
         monkeypatch.setenv(key, value)
 
+
+
+@pytest.fixture
+def record_property(record_property):
+    """pytest's record_property, taking numpy numbers too (xdist's workers send only plain values)."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value.item() if hasattr(value, "item") else value
+
+    def record(name: str, value) -> None:
+        record_property(name, plain(value))
+    return record
