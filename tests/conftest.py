@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -46,6 +47,11 @@ def pytest_collection_modifyitems(items):
 # tests the neural voice, and the default choice of it, with this switch turned back on.
 # Set before any test runs, so the voicecoach processes the tests start inherit it.
 os.environ.setdefault("VOICECOACH_NEURAL", "off")
+
+# A suite started in the background by a non-interactive shell (as CI may) inherits
+# SIGINT ignored, and so would every voicecoach a test starts: the Ctrl-C tests would
+# wait on a player that cannot hear it. A handler here is reset to the default in children.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
