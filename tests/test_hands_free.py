@@ -80,16 +80,9 @@ def user_env(tmp_path_factory, pulse_server, session_bus):
 
 
 def play(routine: Path, env: dict, *extra: str) -> subprocess.Popen:
-    # A program started in the background by a non-interactive shell ignores SIGINT, and
-    # so would voicecoach, inheriting it: a Python handler here is reset to the default in
-    # the child, so Ctrl-C reaches it however the tests were started.
-    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return subprocess.Popen([sys.executable, "-m", "voicecoach", "play", str(routine), 
-                                 "--lead-in", "0", *extra], env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    finally:
-        signal.signal(signal.SIGINT, saved)
+    return subprocess.Popen([sys.executable, "-m", "voicecoach", "play", str(routine),
+                             "--lead-in", "0", *extra], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def playerctl(env: dict, player: str, *args: str) -> str:

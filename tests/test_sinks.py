@@ -91,6 +91,13 @@ def as_int(recording: np.ndarray) -> np.ndarray:
     return np.rint(recording * 32768.0).astype(np.int64)
 
 
+def heard_stream(recording: np.ndarray, stream: np.ndarray = STREAM_INT):
+    """The recording as 16-bit samples, the pieces of ``stream`` found in it, and the joins between them."""
+    played = as_int(recording).astype("<i2")
+    found = pieces(played, stream)
+    return played, found, joins(found, stream)
+
+
 def heard_at(found, rec_index: int) -> int:
     """The stream sample playing at recording index ``rec_index`` (in a silence: the next one)."""
     for piece in found:
@@ -115,11 +122,8 @@ def test_plays_every_sample_on_time(backend, pulse_env, tmp_path, record_propert
     time.sleep(0.2)
     sink.stop()
     recording = rec.stop()
-    played = as_int(recording).astype("<i2")
-
     # Every sample of the stream, in order, once: only silence may be inserted.
-    found = pieces(played, STREAM_INT)
-    events = joins(found, STREAM_INT)
+    played, found, events = heard_stream(recording)
     inserted = sum(j.silence for j in events)
     record_property("inserted_silence_ms", round(1000 * inserted / RATE, 1))
     assert found[0].at == 0 and found[-1].at + found[-1].length == TOTAL
@@ -171,10 +175,7 @@ def test_pause_resumes_where_it_stopped(backend, pulse_env, tmp_path, record_pro
     time.sleep(0.2)
     sink.stop()
     recording = rec.stop()
-    played = as_int(recording).astype("<i2")
-
-    found = pieces(played, STREAM_INT)
-    events = joins(found, STREAM_INT)
+    played, found, events = heard_stream(recording)
     pauses = [j for j in events if j.silence >= RATE // 2]
     assert len(pauses) == 1, events
     pause = pauses[0]
@@ -365,12 +366,10 @@ def test_a_stopped_player_is_not_heard(name, pulse_env, tmp_path, record_propert
         if child.poll() is None:
             child.kill()
         recording = rec.stop()
-    played = as_int(recording).astype("<i2")
     rng = np.random.default_rng(3)
     total = RATE * 5
     stream = sinks.to_int16((rng.choice([-1.0, 1.0], total) * rng.uniform(0.02, 0.05, total)).astype(np.float32))
-    found = pieces(played, stream)
-    events = joins(found, stream)
+    played, found, events = heard_stream(recording, stream)
     record_property("inserted_silence_ms", round(1000 * sum(j.silence for j in events) / RATE, 1))
     assert not events, f"heard: {events}"
     assert found[0].at == 0 and found[0].length == total
