@@ -85,7 +85,6 @@ def no_audio_env(tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
 
 
-
 @pytest.fixture
 def record_property(record_property):
     """pytest's record_property, taking numpy numbers too (xdist's workers send only plain values)."""

@@ -308,7 +308,7 @@ def test_stop_over_the_bus_ends_the_session_as_q_does(pulse_server, user_env, mu
     confirmed_safety(user_env)
     # q on the terminal first: what Stop must match
     rec = pulse_server.record(tmp_path / "q.wav")
-    term = Terminal([sys.executable, "-m", "voicecoach", "play", str(ROUTINE), 
+    term = Terminal([sys.executable, "-m", "voicecoach", "play", str(ROUTINE),
                      "--lead-in", "0", "--no-mpris"], user_env)
     wait_for_first(rec, "bell")
     term.key("q")
@@ -370,7 +370,7 @@ def test_without_a_bus_play_prints_nothing_extra(bus, pulse_server, user_env, tm
     assert (out, err) == off == (finished(timeline), "")
     assert took < 20
     verbose = subprocess.run([sys.executable, "-m", "voicecoach", "--verbose", "play", str(routine),
-                               "--lead-in", "0"], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              "--lead-in", "0"], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                              timeout=60)
     assert verbose.returncode == 0
     assert verbose.stdout == out
@@ -417,7 +417,7 @@ def test_a_desk_break_is_a_player_while_it_plays_and_the_music_waits_for_it(puls
                                "{{status}}|{{xesam:album}}"], env=user_env, stdout=subprocess.PIPE, text=True)
     result = subprocess.run([sys.executable, "-m", "voicecoach", "remind", "--count", "1", "--hours",
                              f"{opens:%H:%M}-{opens + timedelta(hours=3):%H:%M}", "--minute-seconds", "0.5",
-                             "--rate", "500",  "--pause-others"],
+                             "--rate", "500", "--pause-others"],
                             env=user_env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     time.sleep(0.5)
     follow.terminate()
