@@ -123,7 +123,8 @@ class Recording:
         if not self._first.wait(5.0):
             self._proc.kill()
             err = self._proc.stderr.read().decode(errors="replace").strip()
-            raise PulseUnavailable(f"parec delivered nothing within 5 s: {err}")
+            died = server.death()
+            raise PulseUnavailable(f"parec delivered nothing within 5 s: {err}" + (f"\n{died}" if died else ""))
         self.samples: np.ndarray | None = None
 
     def _read(self) -> None:
@@ -213,6 +214,11 @@ class PulseServer:
                     "libasound2-plugins)"
                 )
         self.folder = Path(tempfile.mkdtemp(prefix="vc-pulse-"))
+        self.env = self._client_env()
+        self._launch(timeout)
+
+    def _launch(self, timeout: float) -> None:
+        """Start pulseaudio in ``self.folder`` and wait until it answers."""
         server_env = {
             **os.environ,
             "HOME": str(self.folder),
@@ -223,7 +229,7 @@ class PulseServer:
         }
         server_env.pop("PULSE_SERVER", None)
         server_env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        self._log = open(self.folder / "pulseaudio.log", "wb")
+        self._log = open(self.folder / "pulseaudio.log", "ab")
         # -n: no default.pa, so only the two modules below are loaded.
         # norewinds=1: when a stream starts, a rewinding null sink re-renders
         # audio its monitor has already sent, and the recording loses the
@@ -239,7 +245,6 @@ class PulseServer:
              f"--load=module-native-protocol-unix auth-anonymous=1 socket={self.socket}"],
             env=server_env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
         )
-        self.env = self._client_env()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -250,6 +255,21 @@ class PulseServer:
         log = (self.folder / "pulseaudio.log").read_text(errors="replace")
         self.stop()
         raise PulseUnavailable(f"pulseaudio did not start within {timeout} s:\n{log}")
+
+    def death(self) -> str | None:
+        """None while the server runs; once it has exited, how (exit status and the end of its log)."""
+        if self._proc is None or self._proc.poll() is None:
+            return None
+        code = self._proc.returncode
+        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        log = (self.folder / "pulseaudio.log").read_text(errors="replace").strip().splitlines()
+        return f"pulseaudio ended ({how}); its log ends:\n" + "\n".join(log[-15:])
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Start the server again on the same socket, so every client env stays valid."""
+        self._log.close()
+        self.socket.unlink(missing_ok=True)
+        self._launch(timeout)
 
     def _client_env(self) -> dict[str, str]:
         env = _client_files(self.folder)
