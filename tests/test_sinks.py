@@ -369,7 +369,7 @@ def test_a_stopped_player_is_not_heard(name, pulse_env, tmp_path, record_propert
     rng = np.random.default_rng(3)
     total = RATE * 5
     stream = sinks.to_int16((rng.choice([-1.0, 1.0], total) * rng.uniform(0.02, 0.05, total)).astype(np.float32))
-    played, found, events = heard_stream(recording, stream)
+    _, found, events = heard_stream(recording, stream)
     record_property("inserted_silence_ms", round(1000 * sum(j.silence for j in events) / RATE, 1))
     assert not events, f"heard: {events}"
     assert found[0].at == 0 and found[0].length == total
