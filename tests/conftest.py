@@ -88,9 +88,11 @@ def pulse_server_running(request):
 
     Once in five clean-clone runs the server of one worker was gone between two tests
     ("Connection refused"), and the twelve tests after it on that worker failed with it.
-    The test during which a server ends fails by itself if a listener would have noticed
-    (its recording stops); the next ones get a running server, and a warning says how
-    the old one ended, with the end of its log.
+    One way that happens silently is now ruled out (the kernel's cap on its realtime
+    thread, see PulseServer._launch); in case of another, the test during which a server
+    ends fails by itself if a listener would have noticed (its recording stops), the next
+    ones get a running server, and a warning says how the old one ended, with the end of
+    its log.
     """
     if "pulse_server" not in request.fixturenames:
         return

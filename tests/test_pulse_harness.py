@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,3 +28,13 @@ def test_a_server_that_ended_says_how_and_starts_again_on_the_same_socket(tmp_pa
         time.sleep(0.3)
         heard = rec.stop()
         assert len(heard) > 0.1 * server.rate and not np.any(heard)  # the null sink's silence, recorded
+
+
+@pytest.mark.audio
+def test_the_kernel_does_not_cap_the_realtime_time_of_the_server():
+    # Capped (pulseaudio's default, 200 ms), a server held still for 7 minutes is
+    # killed by the kernel as its realtime thread catches up (see PulseServer._launch).
+    with PulseServer() as server:
+        limits = Path(f"/proc/{server._proc.pid}/limits").read_text().splitlines()
+        rttime = next(line for line in limits if line.startswith("Max realtime timeout"))
+        assert rttime.split()[3:5] == ["unlimited", "unlimited"], rttime
