@@ -50,7 +50,9 @@ def _settle() -> None:
     thread but changes the voice at once. On a busy machine the driver's own
     start-up settings could still be queued when ours were applied, and a
     phrase came out at espeak's default rate (3 in 40 runs); draining the queue
-    first made it 110 in 110.
+    first made it 110 in 110. Not enough: in a whole-suite run with two busy
+    loops beside it, three phrases still came out at 200 wpm instead of 140 (70%
+    of their length), so the cause is not only this queue.
     """
     try:
         from pyttsx3.drivers import _espeak
