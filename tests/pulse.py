@@ -214,6 +214,17 @@ class PulseServer:
                     "libasound2-plugins)"
                 )
         self.folder = Path(tempfile.mkdtemp(prefix="vc-pulse-"))
+        # Run as root, the server's null-sink thread is realtime, and pulseaudio caps a
+        # realtime thread at 200 ms of CPU between two sleeps (RLIMIT_RTTIME), past which
+        # the kernel kills the server with SIGKILL and no line in its log. A thread that
+        # catches up after the server was held still renders the missed time in one go,
+        # at about 0.5 ms per second held (110 ms after 240 s stopped with SIGSTOP): a
+        # server held 7 minutes would be killed, and with the cap at 4 ms one held 60 s
+        # was. The test server is the listener, not the thing under test, so it gets no
+        # cap. (HOME, not XDG_CONFIG_HOME, is where pulseaudio looks for daemon.conf.)
+        daemon_conf = self.folder / ".config" / "pulse" / "daemon.conf"
+        daemon_conf.parent.mkdir(parents=True, exist_ok=True)
+        daemon_conf.write_text("rlimit-rttime = -1\n")
         self.env = self._client_env()
         self._launch(timeout)
 
@@ -229,17 +240,6 @@ class PulseServer:
         }
         server_env.pop("PULSE_SERVER", None)
         server_env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        # Run as root, the server's null-sink thread is realtime, and pulseaudio caps a
-        # realtime thread at 200 ms of CPU between two sleeps (RLIMIT_RTTIME), past which
-        # the kernel kills the server with SIGKILL and no line in its log. A thread that
-        # catches up after the server was held still renders the missed time in one go,
-        # at about 0.5 ms per second held (110 ms after 240 s stopped with SIGSTOP): a
-        # server held 7 minutes would be killed, and with the cap at 4 ms one held 60 s
-        # was. The test server is the listener, not the thing under test, so it gets no
-        # cap. (HOME, not XDG_CONFIG_HOME, is where pulseaudio looks for daemon.conf.)
-        daemon_conf = self.folder / ".config" / "pulse" / "daemon.conf"
-        daemon_conf.parent.mkdir(parents=True, exist_ok=True)
-        daemon_conf.write_text("rlimit-rttime = -1\n")
         self._log = open(self.folder / "pulseaudio.log", "ab")
         # -n: no default.pa, so only the two modules below are loaded.
         # norewinds=1: when a stream starts, a rewinding null sink re-renders
