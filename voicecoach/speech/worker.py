@@ -6,7 +6,9 @@ imports pyttsx3 and nothing of numpy or soundfile. Its fds 1 and 2 go to
 between utterances, so without this the same phrase comes out a few samples
 different depending on what was said before it (which would make the cache
 and exports depend on order), and a phrase that hangs the engine only costs
-that child, which is killed at the timeout.
+that child, which is killed at the timeout. There the child speaks through
+espeak-ng in its synchronous mode, with the binding pyttsx3 ships
+(_speak_with_espeak says why); pyttsx3 still lists the voices.
 
 Protocol on the pipe: the worker first sends ("ready", [(id, name, languages),
 ...]) or ("missing", why, hint or None) and stops. Then for every ("synth",
@@ -43,30 +45,78 @@ def _list_voices() -> list[tuple[str, str, tuple[str, ...]]]:
 DEFAULT_RATE = 200  # pyttsx3's own default, set explicitly so every clip has one known rate
 
 
-def _settle() -> None:
-    """Let espeak-ng apply the settings pyttsx3's driver queued when it started.
-
-    espeak-ng (as pyttsx3 starts it) queues rate and volume changes for its own
-    thread but changes the voice at once. On a busy machine the driver's own
-    start-up settings could still be queued when ours were applied, and a
-    phrase came out at espeak's default rate (3 in 40 runs); draining the queue
-    first made it 110 in 110. Not enough: in a whole-suite run with two busy
-    loops beside it, three phrases still came out at 200 wpm instead of 140 (70%
-    of their length), so the cause is not only this queue.
-    """
+def _espeak_binding():
+    """pyttsx3's ctypes binding of espeak-ng when pyttsx3 speaks through it here, else None."""
+    if not sys.platform.startswith("linux"):
+        return None  # pyttsx3 uses the platform's own engine there
     try:
         from pyttsx3.drivers import _espeak
+    except Exception:  # no espeak-ng library: let pyttsx3 report it its own way
+        return None
+    needed = ("Initialize", "GetCurrentVoice", "SetVoiceByName", "SetParameter", "SetSynthCallback",
+              "Synth", "AUDIO_OUTPUT_SYNCHRONOUS", "RATE", "VOLUME", "ENDPAUSE", "CHARS_UTF8")
+    return _espeak if all(hasattr(_espeak, name) for name in needed) else None
 
-        _espeak.Synchronize()
-    except (ImportError, AttributeError, OSError):
-        pass  # another driver: nothing queued of this kind
+
+def _speak_with_espeak(_espeak, text: str, out: str, voice_id: str | None, rate: int | None,
+                       volume: float | None) -> None:
+    """Speak one phrase into a WAV file with espeak-ng in its synchronous mode.
+
+    pyttsx3's espeak driver starts espeak-ng in its asynchronous mode, where
+    settings and text pass through a queue to espeak's own thread. Under load
+    a phrase now and then came out at the driver's start-up rate of 200 wpm
+    instead of the asked one, and espeak reported 200 after it: 11 in 5,040
+    phrases, one fork each as here (3 in 2,700 with two busy loops and disk
+    writes beside them), and 3 in one whole-suite run. Draining the queue
+    before setting the rate narrowed it but did not close it. This way: none
+    in 9,180 (9,000 of them so loaded), and the same samples as the driver's.
+    Synchronous mode has no queue and no second thread:
+    each setting applies when it is called and the phrase is spoken inside
+    Synth, so nothing can overtake. pyttsx3's driver cannot run in this mode
+    (it writes its file on an end-of-message event that only the queue sends),
+    so this does what the driver does, with the binding pyttsx3 ships: the
+    default voice first, rate 200 and full volume unless asked otherwise, the
+    same flags, 16-bit mono at espeak's rate.
+    """
+    import ctypes
+    import wave
+
+    samplerate = _espeak.Initialize(_espeak.AUDIO_OUTPUT_SYNCHRONOUS, 1000)
+    if samplerate == -1:
+        raise RuntimeError("could not initialize espeak-ng")
+    current = _espeak.GetCurrentVoice()
+    default = current.contents.name if current and current.contents.name else b"gmw/en"
+    for name in (default, voice_id.encode("utf-8") if voice_id is not None else None):
+        if name is not None and _espeak.SetVoiceByName(name) != 0:
+            raise ValueError(f"espeak-ng has no voice {name.decode('utf-8', 'replace')!r}")
+    _espeak.SetParameter(_espeak.RATE, int(rate if rate is not None else DEFAULT_RATE), 0)
+    _espeak.SetParameter(_espeak.VOLUME, int(round((1.0 if volume is None else float(volume)) * 100, 2)), 0)
+    chunks: list[bytes] = []
+
+    def collect(wav, numsamples, events) -> int:
+        if numsamples > 0:
+            chunks.append(ctypes.string_at(wav, numsamples * ctypes.sizeof(ctypes.c_short)))
+        return 0  # go on
+
+    _espeak.SetSynthCallback(collect)
+    status = _espeak.Synth(text.encode("utf-8"), flags=_espeak.ENDPAUSE | _espeak.CHARS_UTF8)
+    if status != 0:
+        raise RuntimeError(f"espeak-ng could not speak the phrase (status {status})")
+    with wave.open(out, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(samplerate)
+        f.writeframes(b"".join(chunks))
 
 
 def _synthesize(text: str, out: str, voice_id: str | None, rate: int | None, volume: float | None) -> None:
+    espeak = _espeak_binding() if FORK_PER_PHRASE else None  # espeak-ng starts once per process
+    if espeak is not None:
+        _speak_with_espeak(espeak, text, out, voice_id, rate, volume)
+        return
     import pyttsx3
 
     engine = pyttsx3.init()
-    _settle()
     if voice_id is not None:
         engine.setProperty("voice", voice_id)
     engine.setProperty("rate", rate if rate is not None else DEFAULT_RATE)
@@ -78,9 +128,10 @@ def _synthesize(text: str, out: str, voice_id: str | None, rate: int | None, vol
     # runAndWait write only the last file.
     engine.save_to_file(text, out)
     engine.runAndWait()
-    # pyttsx3's espeak driver can end runAndWait before espeak has finished a
-    # longer phrase; the file is written (and this event sent) a moment later
-    # from espeak's own thread. Wait for it: the caller's timeout still applies.
+    # A driver can end runAndWait before the engine has finished a longer
+    # phrase (pyttsx3's espeak driver does); the file is written (and this
+    # event sent) a moment later from the engine's own thread. Wait for it:
+    # the caller's timeout still applies.
     finished.wait()
 
 
