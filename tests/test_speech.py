@@ -74,7 +74,7 @@ def test_long_phrases_are_always_written_whole(tmp_path):
     assert all(np.array_equal(clip, clips[0]) for clip in clips)
 
 
-@pytest.mark.slow  # 200 phrases beside two busy loops: about 20 s
+@pytest.mark.slow  # 400 phrases beside two busy loops: about 10 s
 def test_every_phrase_is_spoken_at_the_asked_rate_on_a_busy_machine(tmp_path):
     # Through pyttsx3's espeak driver (espeak-ng's queued mode) a phrase now and then
     # came out at the driver's start-up rate of 200 wpm on a busy machine: 11 in 5,040,
@@ -92,10 +92,13 @@ def test_every_phrase_is_spoken_at_the_asked_rate_on_a_busy_machine(tmp_path):
 
     at_200 = frames(Voice(voice="en-us", rate=200), tmp_path / "200.wav")
     engine = Pyttsx3Engine(Voice(voice="en-us", rate=140))
-    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    # At the lowest priority: they take every idle moment from this test, but
+    # little from the live tests that may run beside it.
+    spin = "import os\nos.nice(19)\nwhile True: pass"
+    busy = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
     lengths: dict[int, int] = {}
     try:
-        for i in range(200):
+        for i in range(400):
             out = tmp_path / f"{i}.wav"
             engine.synthesize(PHRASE, out, timeout=30)
             n = sf.info(str(out)).frames
