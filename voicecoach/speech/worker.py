@@ -46,9 +46,7 @@ DEFAULT_RATE = 200  # pyttsx3's own default, set explicitly so every clip has on
 
 
 def _espeak_binding():
-    """pyttsx3's ctypes binding of espeak-ng when pyttsx3 speaks through it here, else None."""
-    if not sys.platform.startswith("linux"):
-        return None  # pyttsx3 uses the platform's own engine there
+    """pyttsx3's ctypes binding of espeak-ng, else None (a pyttsx3 without it, or no espeak-ng)."""
     try:
         from pyttsx3.drivers import _espeak
     except Exception:  # no espeak-ng library: let pyttsx3 report it its own way
@@ -110,7 +108,9 @@ def _speak_with_espeak(_espeak, text: str, out: str, voice_id: str | None, rate:
 
 
 def _synthesize(text: str, out: str, voice_id: str | None, rate: int | None, volume: float | None) -> None:
-    espeak = _espeak_binding() if FORK_PER_PHRASE else None  # espeak-ng starts once per process
+    # Only in a forked child, as on Linux: espeak-ng can be started once per
+    # process, and elsewhere pyttsx3 speaks with the system's own engine.
+    espeak = _espeak_binding() if FORK_PER_PHRASE else None
     if espeak is not None:
         _speak_with_espeak(espeak, text, out, voice_id, rate, volume)
         return
