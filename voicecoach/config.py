@@ -3,21 +3,24 @@
 config.yaml in the platform config folder (or $VOICECOACH_CONFIG) may set:
 voice, rate, volume, engine, voice_model, tts_command, backend, device, lead_in;
 the background bed: background (a bed name, or an audio file, relative to the
-config file's folder), background_level and duck (dB); and mpris (false: not
+config file's folder), background_level and duck (dB); mpris (false: not
 a media player on the session bus) and pause_others (true: pause other media
-players while a session plays).
+players while a session plays); and cache_limit (the speech cache's size, e.g. 500MB).
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_KEYS = ("voice", "rate", "volume", "engine", "voice_model", "tts_command", "backend", "device", "lead_in",
-               "background", "background_level", "duck", "mpris", "pause_others")
+               "background", "background_level", "duck", "mpris", "pause_others", "cache_limit")
 # The ranges the command line allows too: a bed up to 6 dB under the speech, a duck up to 40 dB.
 BACKGROUND_LEVEL_RANGE = (-40.0, -6.0)
 DUCK_RANGE = (0.0, 40.0)
+SIZE_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+              "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Config:
     duck: float | None = None
     mpris: bool | None = None
     pause_others: bool | None = None
+    cache_limit: int | None = None  # bytes
 
 
 def config_dir() -> Path:
@@ -78,7 +82,7 @@ def load_config(path: Path | None = None) -> Config:
         values["rate"] = b.whole(fields["rate"], "rate", 40)
     if "volume" in fields:
         values["volume"] = b.volume(fields["volume"])
-    for key in ("mpris", "pause_others"):
+    for key in ("mpris", "pause_others", "cache_limit"):
         if key in fields:
             values[key] = b.flag(fields[key], key)
     if "lead_in" in fields:
@@ -99,7 +103,32 @@ def load_config(path: Path | None = None) -> Config:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise b.fail(fields[key], f"expected {key} in dB from {low:g} to {high:g}, found {value!r}")
             values[key] = float(value)
+    if "cache_limit" in fields:
+        values["cache_limit"] = _size(b, fields["cache_limit"], "cache_limit")
     return Config(**values)
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes for a size such as ``500MB``, ``1.5 GB``, ``800MiB`` or ``0``; None when it is not one."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if m is None:
+        return None
+    number, unit = float(m.group(1)), m.group(2).upper()
+    if not unit and number == 0:
+        return 0
+    if unit not in SIZE_UNITS:
+        return None
+    return int(number * SIZE_UNITS[unit])
+
+
+def _size(b, node, key: str) -> int:
+    value = node.value
+    size = parse_size(value) if isinstance(value, str) else 0 if value == 0 and not isinstance(value, bool) else None
+    if size is None:
+        from .routines import document
+
+        raise b.fail(node, f"expected {key} as a size such as 500MB or 2GB, found {document.describe(value)}")
+    return size
 
 
 def _background(b, node, folder: Path) -> str:

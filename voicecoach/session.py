@@ -148,6 +148,9 @@ def levelled_clips(texts: list[str], speaker, rate: int, progress: Progress | No
         hit = cache.load(keys[text]) if cache is not None else None
         if hit is not None and hit[1] == rate:
             out[text] = hit[0]
+            # its engine clip counts as used too: the cache's limit keeps both, so levelling
+            # again (prepare's second pass) finds the very take the timeline was planned from
+            cache.touch(speaker.voice.cache_key(text))
     todo = list(dict.fromkeys(t for t in texts if t not in out))
     if not todo:
         return out

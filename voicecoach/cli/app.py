@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from .output import console_progress, error_line, handled, noted, settings
+from .output import console_progress, error_line, handled, noted, settings, show_library_warnings
 
 __all__ = ["app", "console_progress", "handled", "noted", "error_line"]
 
@@ -82,6 +82,7 @@ def main_callback(
     settings.debug = debug
     settings.verbose = verbose
     settings.notes.clear()  # each run says its notes once (the test runner reuses this process)
+    show_library_warnings()
     if ctx.invoked_subcommand is None:
         from datetime import date
 

@@ -5,6 +5,7 @@ Imports nothing else of the CLI, so every command module (and app.py) can use it
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -38,6 +39,29 @@ def noted(voice):
         settings.notes.add(voice.note)
         typer.echo(f"voicecoach: {voice.note}", err=True)
     return voice
+
+
+def warn(message: str) -> None:
+    """Say a problem that does not stop the work in one line on stderr, once per run."""
+    if message not in settings.notes:
+        settings.notes.add(message)
+        typer.echo(f"voicecoach: {one_line(message)}", err=True)
+
+
+class _WarningLine(logging.Handler):
+    """The library's warnings (the "voicecoach" logger, e.g. an unwritable speech cache) as `warn` lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(record.getMessage())
+
+
+def show_library_warnings() -> None:
+    """Route the library's warnings to stderr as one line each (idempotent)."""
+    logger = logging.getLogger("voicecoach")
+    if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+        logger.addHandler(_WarningLine(logging.WARNING))
+    logger.propagate = False  # one line, not Python's own format as well
+    logger.setLevel(logging.WARNING)
 
 
 def error_line(exc: VoicecoachError) -> str:

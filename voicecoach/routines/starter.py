@@ -5,8 +5,8 @@ import json
 import re
 from pathlib import Path
 
-from ..errors import InputError
-from ..files import write_text
+from ..errors import ExportError, InputError
+from ..files import reason, write_text
 from .loader import user_dir
 from .schema import schema
 
@@ -42,12 +42,16 @@ steps:
 def write_starter(name: str, force: bool = False, folder: Path | None = None) -> Path:
     """Write NAME.yaml (and voicecoach.schema.json beside it) into the routine folder; return its path.
 
-    InputError for a name that is not letters, digits, '-' or '_', or an existing routine without `force`.
+    InputError for a name that is not letters, digits, '-' or '_', or an existing routine without `force`;
+    ExportError when the folder or the files cannot be written.
     """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
         raise InputError(f"'{name}' is not a routine name; expected letters, digits, '-' or '_'")
     folder = folder or user_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a read-only config folder: the same error as a file that cannot be written
+        raise ExportError(f"cannot create the routine folder {folder}: {reason(err)}") from None
     path = folder / f"{name}.yaml"
     if path.exists() and not force:
         raise InputError(f"{path} exists already; choose another name or pass --force")

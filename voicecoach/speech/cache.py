@@ -7,24 +7,44 @@ file's bytes. A truncated, overwritten or bit-flipped entry no longer matches
 its digest, so it is found, deleted and synthesized again. Writes go to a temp
 file in the same folder and are renamed into place, so a reader never sees
 half a file. The cache is a convenience: a folder that cannot be read is a
-miss and one that cannot be written is skipped, never an error.
+miss and one that cannot be written is skipped (with one warning through the
+"voicecoach" logger), never an error.
+
+The folder is held to a size limit (the config file's ``cache_limit``, else
+DEFAULT_LIMIT): a hit sets the entry's mtime to now, so the mtime is its last
+use whatever the file system does with atimes, and `trim` removes the entries
+used longest ago. It never removes what this ClipCache has read or written, nor
+anything used in the last RECENT_SECONDS (a session preparing beside this one).
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
+import shutil
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from ..files import reason
+
 CACHE_FORMAT = 1
 """Bumped when the entries or their keys change meaning; old folders are then ignored."""
 
 ENV_VAR = "VOICECOACH_CACHE_DIR"
+DEFAULT_LIMIT = 500 * 1000 * 1000
+"""Bytes: about 95 minutes of float clips at 22050 Hz, some hundred routines' worth of speech."""
+RECENT_SECONDS = 600.0
+"""Entries used this recently are never evicted: another process may be preparing a session with them."""
+
+log = logging.getLogger("voicecoach")
+log.addHandler(logging.NullHandler())  # a program using the library decides what reaches the user
 
 _DIGEST_CHARS = 16
 _ENTRY = re.compile(r"^([0-9a-f]{64})\.([0-9a-f]{%d})\.wav$" % _DIGEST_CHARS)
@@ -47,6 +67,19 @@ def cache_dir() -> Path:
     return base / f"clips-v{CACHE_FORMAT}"
 
 
+def configured_limit() -> int:
+    """The config file's ``cache_limit`` in bytes, else DEFAULT_LIMIT (also when the file cannot be read:
+    the commands that read it report that themselves)."""
+    from ..config import load_config
+    from ..errors import VoicecoachError
+
+    try:
+        limit = load_config().cache_limit
+    except (VoicecoachError, OSError):
+        limit = None
+    return DEFAULT_LIMIT if limit is None else limit
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:_DIGEST_CHARS]
 
@@ -54,9 +87,13 @@ def _digest(data: bytes) -> str:
 class ClipCache:
     """Clips by cache key in one folder; see the module docstring for the guarantees."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, limit: int | None = None):
         self.folder = Path(folder)
+        self.limit = limit  # bytes; None: `configured_limit()`, looked up when a trim needs it
+        self.unwritable: str | None = None  # why the last write failed (the warning's text)
+        self.wrote = 0  # entries written by this ClipCache
         self._index: dict[str, list[Path]] | None = None
+        self._used: set[str] = set()  # keys read or written here: never evicted by this ClipCache
 
     def refresh(self) -> None:
         """Forget the folder listing, so the next lookup sees other processes' writes."""
@@ -87,6 +124,8 @@ class ClipCache:
             path = paths[0]
             found = self._read(path)
             if found is not None:
+                self._used.add(key)
+                _mark_used(path)
                 return found
             paths.pop(0)
             try:
@@ -94,6 +133,12 @@ class ClipCache:
             except OSError:
                 pass  # a read-only cache keeps its bad entry; it is still a miss
         return None
+
+    def touch(self, key: str) -> None:
+        """Count `key`'s entry (if any) as used now without reading it: a clip made from it is in use."""
+        self._used.add(key)
+        for path in self._entries().get(key, []):
+            _mark_used(path)
 
     @staticmethod
     def _read(path: Path) -> tuple[np.ndarray, int] | None:
@@ -131,7 +176,11 @@ class ClipCache:
                 tmp.write(raw)
             os.replace(tmp_name, final)
             tmp_name = None
-        except OSError:
+        except OSError as exc:
+            if self.unwritable is None:
+                self.unwritable = (f"cannot write the speech cache {self.folder}: {reason(exc)}; "
+                                   "speech is kept in memory for this run")
+                log.warning(self.unwritable)
             return None
         finally:
             if tmp_name is not None:
@@ -147,4 +196,134 @@ class ClipCache:
                 except OSError:
                     pass
         entries[key] = [final]
+        self._used.add(key)
+        self.wrote += 1
         return final
+
+    def _listing(self) -> list[tuple[Path, os.stat_result]]:
+        """Every file in the folder (entries and left-over temp files) with its stat."""
+        found = []
+        try:
+            with os.scandir(self.folder) as it:
+                for entry in it:
+                    try:
+                        if entry.is_file(follow_symlinks=False):
+                            found.append((Path(entry.path), entry.stat(follow_symlinks=False)))
+                    except OSError:
+                        pass  # removed meanwhile
+        except OSError:
+            pass
+        return found
+
+    def usage(self) -> tuple[int, int]:
+        """(bytes, clips) the folder holds now; bytes count left-over temp files too."""
+        listing = self._listing()
+        return sum(st.st_size for _, st in listing), sum(1 for p, _ in listing if _ENTRY.match(p.name))
+
+    def trim(self, limit: int | None = None) -> int:
+        """Remove the entries used longest ago until the folder holds at most `limit` bytes
+        (default: this cache's limit); return the bytes freed. What this ClipCache has used and
+        what anyone used in the last RECENT_SECONDS stays, even above the limit."""
+        if limit is None:
+            limit = self.limit if self.limit is not None else configured_limit()
+        listing = self._listing()
+        total = sum(st.st_size for _, st in listing)
+        if total <= limit:
+            return 0
+        recent = time.time() - RECENT_SECONDS
+        freed = 0
+        for path, st in sorted(listing, key=lambda item: item[1].st_mtime):
+            if total - freed <= limit:
+                break
+            m = _ENTRY.match(path.name)
+            if m is None and not path.name.startswith(".tmp-"):
+                continue  # not ours
+            if st.st_mtime >= recent or (m is not None and m.group(1) in self._used):
+                continue
+            try:
+                path.unlink()
+            except OSError:
+                continue  # a read-only cache cannot be trimmed; it does not grow either
+            freed += st.st_size
+        self._index = None
+        return freed
+
+    def clear(self) -> tuple[int, int]:
+        """Remove every entry (and earlier cache formats' folders beside this one); return (bytes, clips) freed.
+        Raise OSError when the folder cannot be emptied."""
+        freed = clips = 0
+        for path, st in self._listing():
+            if _ENTRY.match(path.name) or path.name.startswith(".tmp-"):
+                path.unlink(missing_ok=True)
+                freed += st.st_size
+                clips += 1 if _ENTRY.match(path.name) else 0
+        for old in older_formats(self.folder):
+            size, count = folder_usage(old)
+            shutil.rmtree(old)
+            freed, clips = freed + size, clips + count
+        self._index = None
+        return freed, clips
+
+
+@dataclass(frozen=True)
+class CacheState:
+    """What `voicecoach cache` shows."""
+
+    folder: Path
+    size: int  # bytes
+    clips: int
+    limit: int  # bytes
+    limit_set: bool  # by the config file's cache_limit (else DEFAULT_LIMIT)
+    older: int  # bytes in earlier cache formats' folders, which nothing reads
+
+
+def state(folder: Path | None = None) -> CacheState:
+    """The cache's folder, size, clips and limit (a bad config file is its RoutineError)."""
+    from ..config import load_config
+
+    folder = folder if folder is not None else cache_dir()
+    size, clips = ClipCache(folder).usage()
+    limit = load_config().cache_limit
+    older = sum(folder_usage(old)[0] for old in older_formats(folder))
+    return CacheState(folder, size, clips, DEFAULT_LIMIT if limit is None else limit, limit is not None, older)
+
+
+def clear(folder: Path | None = None) -> tuple[int, int]:
+    """Empty the cache: (bytes, clips) freed; EnvironmentProblem when the folder cannot be changed."""
+    from ..errors import EnvironmentProblem
+
+    folder = folder if folder is not None else cache_dir()
+    try:
+        return ClipCache(folder).clear()
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot clear the speech cache {folder}: {reason(exc)}") from None
+
+
+def older_formats(folder: Path) -> list[Path]:
+    """The clip folders of earlier cache formats beside `folder` (nothing reads them any more)."""
+    try:
+        return sorted(p for p in Path(folder).parent.iterdir()
+                      if p.is_dir() and re.fullmatch(r"clips-v\d+", p.name) and p.name != Path(folder).name)
+    except OSError:
+        return []
+
+
+def folder_usage(folder: Path) -> tuple[int, int]:
+    """(bytes, clip files) under `folder`."""
+    size = count = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                size += os.stat(os.path.join(root, name), follow_symlinks=False).st_size
+            except OSError:
+                continue
+            count += name.endswith(".wav") and not name.startswith(".")
+    return size, count
+
+
+def _mark_used(path: Path) -> None:
+    """Set the entry's mtime to now: its last use, for `trim` (about 3 us a hit, measured)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # a read-only cache: nothing will be evicted from it either

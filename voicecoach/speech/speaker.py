@@ -3,6 +3,12 @@
 An engine writes one phrase as an audio file; the Speaker reads it, keeps it
 in the clip cache (cache.py) and hands out mono float32 clips. Loudness and
 silence are left alone (level.py does that).
+
+A Speaker also keeps every clip it has handed out for as long as it lives, so
+it never speaks one phrase twice: a neural engine's takes of a phrase differ
+by a few hundred samples, and a session plans its timeline from the first take
+(a second pass that levels the speech again must get the same one, whether or
+not the cache folder could be written).
 """
 from __future__ import annotations
 
@@ -37,11 +43,13 @@ class Speaker:
     """Clips for phrases, from the cache or the engine; use as a context manager.
 
     `cache_dir` is the clip folder itself (default: `cache_dir()`); `timeout` is
-    the most seconds one phrase may take (a public attribute, may be changed).
+    the most seconds one phrase may take (a public attribute, may be changed);
+    `cache_limit` the cache's size in bytes (default: the config file's, else 500 MB),
+    kept when the Speaker closes.
     """
 
     def __init__(self, voice: Voice, sample_rate: int = 22050, cache_dir: Path | None = None,
-                 timeout: float = 30.0):
+                 timeout: float = 30.0, cache_limit: int | None = None):
         if voice.engine not in _ENGINES:
             raise InputError(f"unknown speech engine {voice.engine!r}; choose one of: {', '.join(engine_names())}")
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
@@ -51,8 +59,9 @@ class Speaker:
         self.voice = resolved(voice)  # e.g. a neural voice's file identity, for its cache keys
         self.sample_rate = sample_rate
         self.timeout = float(timeout)
-        self.cache = ClipCache(Path(cache_dir) if cache_dir is not None else clipcache.cache_dir())
+        self.cache = ClipCache(Path(cache_dir) if cache_dir is not None else clipcache.cache_dir(), cache_limit)
         self._engine: Engine | None = None
+        self._kept: dict[str, np.ndarray] = {}  # text -> the clip handed out (see the module docstring)
 
     @property
     def engine(self) -> Engine:
@@ -69,7 +78,7 @@ class Speaker:
         """Return the unique texts (in first-seen order) that `clips` would synthesize."""
         self.cache.refresh()
         return [t for t in self._unique(texts)
-                if t.strip() and self.cache.load(self.voice.cache_key(t)) is None]
+                if t.strip() and t not in self._kept and self.cache.load(self.voice.cache_key(t)) is None]
 
     def clips(self, texts: Iterable[str], progress: Callable[[int, int], None] | None = None,
               each: Callable[[str, np.ndarray], None] | None = None) -> dict[str, np.ndarray]:
@@ -85,7 +94,7 @@ class Speaker:
         out: dict[str, np.ndarray] = {}
 
         def deliver(text: str, data: np.ndarray, rate: int) -> None:
-            out[text] = self._at_rate(data, rate)
+            out[text] = self._kept[text] = self._at_rate(data, rate)
             if each is not None:
                 each(text, out[text])
 
@@ -93,6 +102,9 @@ class Speaker:
         for text in self._unique(texts):
             if not text.strip():
                 deliver(text, np.zeros(0, dtype=np.float32), self.sample_rate)
+                continue
+            if text in self._kept:
+                deliver(text, self._kept[text], self.sample_rate)
                 continue
             found = self.cache.load(self.voice.cache_key(text))
             if found is None:
@@ -125,9 +137,13 @@ class Speaker:
         return self.engine.voices()
 
     def close(self) -> None:
-        """Stop the engine's processes; a later call starts them again."""
+        """Stop the engine's processes (a later call starts them again) and, when this Speaker
+        added clips, hold the cache to its limit (never removing a clip this Speaker used)."""
         if self._engine is not None:
             self._engine.close()
+        if self.cache.wrote:
+            self.cache.trim()
+            self.cache.wrote = 0
 
     def __enter__(self) -> "Speaker":
         return self
