@@ -124,6 +124,26 @@ def test_export_with_a_read_only_cache_warns_once_and_writes_the_session(user):
     assert list(cache.iterdir()) == []
 
 
+@pytest.mark.slow
+def test_play_with_a_read_only_cache_warns_once_and_plays_to_the_end(user, pulse_server, tmp_path):
+    """Issue 24.3, live: the same crash came before any sound; now the whole session plays."""
+    cache = user / "cache"
+    cache.mkdir()
+    rec = pulse_server.record(tmp_path / "play.wav")
+    result = run_read_only([cache], [sys.executable, "-m", "voicecoach", "play", "thomas-test", "--scale", "0.05",
+                                     "--engine", "piper", "--backend", "pulse", "--lead-in", "0", "--no-mpris"],
+                           env={**neural_env(), **pulse_server.env})
+    time.sleep(0.3)
+    recording = rec.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == (f"voicecoach: cannot write the speech cache {clip_folder(user)}: read-only file "
+                             "system; speech is kept in memory for this run\n")
+    assert result.stdout.startswith("Finished Thomas Test (Self-Check) (1:")
+    heard = np.flatnonzero(np.abs(recording) > 0.01)
+    assert len(heard) and (heard[-1] - heard[0]) / RATE > 60  # intro to outro
+    assert list(cache.iterdir()) == []
+
+
 def test_new_on_a_read_only_config_folder_is_one_line_and_exit_1(user):
     config = user / "config"
     config.mkdir()

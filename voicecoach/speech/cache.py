@@ -223,7 +223,8 @@ class ClipCache:
     def trim(self, limit: int | None = None) -> int:
         """Remove the entries used longest ago until the folder holds at most `limit` bytes
         (default: this cache's limit); return the bytes freed. What this ClipCache has used and
-        what anyone used in the last RECENT_SECONDS stays, even above the limit."""
+        what anyone used in the last RECENT_SECONDS stays, even above the limit. Measured: 50 ms to look
+        over 2500 entries (a full cache), once per run that added clips."""
         if limit is None:
             limit = self.limit if self.limit is not None else configured_limit()
         listing = self._listing()
@@ -322,7 +323,8 @@ def folder_usage(folder: Path) -> tuple[int, int]:
 
 
 def _mark_used(path: Path) -> None:
-    """Set the entry's mtime to now: its last use, for `trim` (about 3 us a hit, measured)."""
+    """Set the entry's mtime to now: its last use, for `trim`. Measured: 5 us, under 1 % of a hit
+    (800 us to read, check and decode a 1.8 s float clip)."""
     try:
         os.utime(path)
     except OSError:
