@@ -265,8 +265,14 @@ def prepare(routine: Routine, options: Options, speaker, progress: Progress | No
     if abs(error) > LOUDNESS_TOLERANCE and math.isfinite(error):
         low, high = SPEECH_RANGE
         target = min(max(SPEECH_LUFS + round(error * 4) / 4, low), high)
-        clips = levelled_clips(texts, speaker, rate, None, target)
-        mixer = _mixer(timeline, clips, sound, bed_of, options.background, target)  # the bed keeps its distance
+        again = levelled_clips(texts, speaker, rate, None, target)
+        if any(len(again[t]) != len(c) for t, c in clips.items()):
+            # An engine clip had left the cache (evicted, deleted) and was spoken again: a neural
+            # voice's new take is a few hundred samples longer or shorter, so plan for what will sound.
+            timeline = compile(routine, {t: len(c) for t, c in again.items()}, {n: len(c) for n, c in sound.items()},
+                               options)
+            bed_of = (source, _open_bed(timeline, source)) if source is not None else None
+        mixer = _mixer(timeline, again, sound, bed_of, options.background, target)  # the bed keeps its distance
     return Session(routine, mixer.timeline, mixer)
 
 
