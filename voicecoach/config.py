@@ -82,7 +82,7 @@ def load_config(path: Path | None = None) -> Config:
         values["rate"] = b.whole(fields["rate"], "rate", 40)
     if "volume" in fields:
         values["volume"] = b.volume(fields["volume"])
-    for key in ("mpris", "pause_others", "cache_limit"):
+    for key in ("mpris", "pause_others"):
         if key in fields:
             values[key] = b.flag(fields[key], key)
     if "lead_in" in fields:

@@ -60,8 +60,7 @@ def show_library_warnings() -> None:
     logger = logging.getLogger("voicecoach")
     if not any(isinstance(h, _WarningLine) for h in logger.handlers):
         logger.addHandler(_WarningLine(logging.WARNING))
-    logger.propagate = False  # one line, not Python's own format as well
-    logger.setLevel(logging.WARNING)
+    logger.propagate = False  # a root handler someone set up would say it a second time
 
 
 def error_line(exc: VoicecoachError) -> str:
