@@ -92,15 +92,16 @@ def voice_for(routine: Routine | None = None, voice: str | None = None, wpm: int
     )
 
 
-def estimated_timeline(routine: Routine, opts: Options | None = None) -> Timeline:
+def estimated_timeline(routine: Routine, opts: Options | None = None, problems: list | None = None) -> Timeline:
     """The timeline with speech lengths estimated from the text (no engine needed).
 
-    Catches a cue that plainly cannot fit, and gives a session's length for planning.
+    Catches a cue that plainly cannot fit (into `problems`, when given, instead of
+    raising), and gives a session's length for planning.
     """
     opts = opts or options()
     rate = opts.sample_rate
     speech = {t: int(len(t) / ESTIMATED_CHARS_PER_SECOND * rate) + 1 for t in phrases(routine, opts)}
-    return compile(routine, speech, {n: len(c) for n, c in sound_clips(routine, rate).items()}, opts)
+    return compile(routine, speech, {n: len(c) for n, c in sound_clips(routine, rate).items()}, opts, problems)
 
 
 @dataclass

@@ -155,11 +155,12 @@ class _Clock:
 
 
 def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
-            options: Options = Options()) -> Timeline:
+            options: Options = Options(), problems: list | None = None) -> Timeline:
     """Turn a routine into a Timeline; `speech` and `sounds` give each clip's length in samples.
 
     Guarantees the rules of the routine format: exact intervals, elastic announcements,
-    cues at exact offsets, no overlapping speech. A cue that cannot fit raises RoutineError.
+    cues at exact offsets, no overlapping speech. A cue that cannot fit raises RoutineError,
+    or, when a `problems` list is given, is added to it and left out (validate reports them all).
     """
     from .routines.model import expand
 
@@ -195,7 +196,7 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
         end = start + n
         spans.append(StepSpan(i, exp.name, exp.side, announce, start, end, n / rate, rest=exp.rest))
         opening = chimes["end" if continuing and exp.rest else "start"]  # the chime that rings at `start`
-        _fill_interval(clock, routine, exp, nxt, i, start, end, options, chimes, opening)
+        _fill_interval(clock, routine, exp, nxt, i, start, end, options, chimes, opening, problems)
         if nxt is not None and wording.continues(exp, nxt):
             role = "end" if nxt.rest else "start"
             clock.play("chime", chimes[role], end, i, role)
@@ -217,7 +218,7 @@ def _offset(cue, n: int, scale: float, rate: int) -> int:
 
 
 def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end: int,
-                   options: Options, chimes: dict[str, str], opening: str) -> None:
+                   options: Options, chimes: dict[str, str], opening: str, problems: list | None = None) -> None:
     """Cues, halfway, breathing and countdown inside one timed interval [start, end).
 
     The chime that opens the interval is kept clear of speech, so the listener (and
@@ -235,7 +236,9 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
     strict = options.scale == 1.0
 
     def refuse(where, message: str) -> None:
-        if strict:
+        if strict and problems is not None:
+            problems.append(where.error(message))
+        elif strict:
             raise where.error(message)
 
     def fits(label: str, at: int, length: int, where) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from .output import console_progress, error_line, handled, noted, settings
+from .output import console_progress, error_line, error_lines, handled, noted, settings
 
-__all__ = ["app", "console_progress", "handled", "noted", "error_line"]
+__all__ = ["app", "console_progress", "handled", "noted", "error_line", "error_lines"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, invoke_without_command=True,
                   context_settings={"help_option_names": ["-h", "--help"]},

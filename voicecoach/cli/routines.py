@@ -8,7 +8,7 @@ import typer
 
 from ..errors import VoicecoachError
 from .app import (EngineOpt, NoSafetyOpt, ScaleOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, console_progress,
-                  handled, noted, error_line)
+                  handled, noted, error_line, error_lines)
 
 
 @app.command("list")
@@ -81,8 +81,9 @@ def show(
 
 @app.command()
 def validate(files: List[Path] = typer.Argument(..., help="Routine files to check.")) -> None:
-    """Check routine files; exit 0 when all are valid, 1 (one line per problem) otherwise."""
+    """Check routine files; exit 0 when all are valid, 1 (one line per problem, all of them) otherwise."""
     from ..duration import clock
+    from ..errors import RoutineProblems
     from ..routines import expand, load_file, timed_seconds
     from ..session import estimated_timeline
 
@@ -90,11 +91,15 @@ def validate(files: List[Path] = typer.Argument(..., help="Routine files to chec
     for path in files:
         try:
             routine = load_file(path)
-            estimated_timeline(routine)  # a cue that plainly cannot fit is caught without an engine
+            problems: list = []
+            estimated_timeline(routine, problems=problems)  # a cue that plainly cannot fit, without an engine
+            if problems:
+                raise RoutineProblems(problems)
             n = len(expand(routine))
             typer.echo(f"{path}: ok ({n} step{'' if n == 1 else 's'}, {clock(timed_seconds(routine))} timed)")
         except VoicecoachError as exc:
-            typer.echo(error_line(exc), err=True)
+            for line in error_lines(exc):
+                typer.echo(line, err=True)
             bad += 1
     raise typer.Exit(1 if bad else 0)
 
