@@ -7,33 +7,32 @@ from typing import List, Optional
 import typer
 
 from ..errors import VoicecoachError
-from .app import (EngineOpt, NoSafetyOpt, ScaleOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, console_progress,
-                  handled, noted, error_line, error_lines)
+from .app import (ROUTINE_HELP, EngineOpt, NoSafetyOpt, ScaleOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, console_progress,
+                  handled, noted, error_line, error_lines, complete_routine)
 
 
 @app.command("list")
 def list_cmd() -> None:
     """List every routine: the built-ins and those in your routine folder, with timed totals."""
     from ..duration import clock
-    from ..routines import builtin_ids, library_dir, load_file, timed_seconds, user_dir
+    from ..routines import builtin_ids, load_file, routine_ids, timed_seconds, user_routines
 
     with handled():
-        rows = [(rid, library_dir() / f"{rid}.yaml", "built-in") for rid in builtin_ids()]
-        folder = user_dir()
-        if folder.is_dir():
-            rows += [(p.stem, p, "yours") for p in sorted(folder.glob("*.y*ml"))]
-        for rid, path, origin in rows:
+        builtins, mine = set(builtin_ids()), user_routines()
+        for rid, path in routine_ids().items():  # one row per id: the routine play, show and export take
+            mark = ""
+            if rid in mine:
+                mark = "  [yours, in place of the built-in]" if rid in builtins else "  [yours]"
             try:
                 routine = load_file(path)
-                typer.echo(f"{rid:<20} {clock(timed_seconds(routine)):>6}  {routine.title}"
-                           + ("" if origin == "built-in" else f"  [{origin}]"))
+                typer.echo(f"{rid:<20} {clock(timed_seconds(routine)):>6}  {routine.title}{mark}")
             except VoicecoachError as exc:
-                typer.echo(f"{rid:<20} {'?':>6}  (invalid: {error_line(exc)})")
+                typer.echo(f"{rid:<20} {'?':>6}  (invalid: {error_line(exc)}){mark}")
 
 
 @app.command()
 def show(
-    routine: str = typer.Argument(..., help="A built-in id, a routine in your folder, or a path."),
+    routine: str = typer.Argument(..., help=ROUTINE_HELP, autocompletion=complete_routine),
     timeline: bool = typer.Option(False, "--timeline", help="List every event with its time."),
     scale: float = ScaleOpt,
     no_safety: bool = NoSafetyOpt,
