@@ -80,6 +80,9 @@ def voice_for(routine: Routine | None = None, voice: str | None = None, wpm: int
             why = unavailable()
             engine = "piper" if why is None else "pyttsx3"
             note = f"speaking with pyttsx3: {why}" if why else None
+    if engine == "command" and wpm is not None and command and not any("{rate}" in a for a in command):
+        note = (f"--rate {wpm} does not apply to the TTS command: it has no {{rate}} placeholder, so the program "
+                "speaks at its own rate")
     rv = routine.voice if routine is not None else None
     return Voice(
         engine=engine,

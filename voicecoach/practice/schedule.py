@@ -82,7 +82,6 @@ def _read(path: Path) -> Schedule:
     b = Validator(path, ())
     fields = b.mapping(root, "a schedule")
     b.check_keys(root, SCHEDULE_KEYS, "the schedule")
-    b.done()  # an unknown key is reported before the missing ones it may explain
     if "version" in fields and fields["version"].value != 1:
         raise b.fail(fields["version"], f"unknown schedule version {fields['version'].value!r}; expected 1")
     if "days" not in fields:

@@ -143,17 +143,28 @@ class Validator:
         """parse(fields[key]) when the key is there and valid, else `default`."""
         return self.attempt(lambda: parse(fields[key]), default) if key in fields else default
 
-    def check_keys(self, mapping: Node, allowed: tuple[str, ...], what: str) -> set[str]:
+    def check_keys(self, mapping: Node, allowed: tuple[str, ...], what: str) -> None:
+        """Raise for the first unknown key (the config and schedule files stop at their first problem)."""
+        for problem in self.unknown_keys(mapping, allowed, what)[0]:
+            raise problem
+
+    def keys(self, mapping: Node, allowed: tuple[str, ...], what: str) -> set[str]:
         """Note every unknown key; return the keys suggested for them (a typo is not also a missing key)."""
-        meant: set[str] = set()
+        problems, meant = self.unknown_keys(mapping, allowed, what)
+        for problem in problems:
+            self.note(problem)
+        return meant
+
+    def unknown_keys(self, mapping: Node, allowed: tuple[str, ...], what: str) -> tuple[list[RoutineError], set[str]]:
+        problems, meant = [], set()
         for key in mapping.value:
             if key not in allowed:
                 near = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"did you mean '{near[0]}'? " if near else ""
                 meant.update(near)
-                self.note(self.key_fail(mapping, key, f"unknown key {quote(key, 40)} in {what}; {hint}"
-                                                      "expected one of: " + ", ".join(allowed)))
-        return meant
+                problems.append(self.key_fail(mapping, key, f"unknown key {quote(key, 40)} in {what}; {hint}"
+                                                            "expected one of: " + ", ".join(allowed)))
+        return problems, meant
 
     def mapping(self, node: Node, what: str) -> dict[str, Node]:
         if not isinstance(node.value, dict):
@@ -215,7 +226,7 @@ class Validator:
     # -- the routine ---------------------------------------------------------------
     def routine(self, root: Node) -> Routine:
         fields = self.mapping(root, "a routine")
-        meant = self.check_keys(root, ROUTINE_KEYS, "the routine")
+        meant = self.keys(root, ROUTINE_KEYS, "the routine")
         if "title" not in fields and "title" not in meant:
             self.note(self.fail(root, "missing 'title': expected the routine's title, e.g. 'title: Morning routine'"))
         if "steps" not in fields and "steps" not in meant:
@@ -276,7 +287,7 @@ class Validator:
 
     def voice(self, node: Node) -> VoiceSettings:
         fields = self.mapping(node, "voice settings")
-        self.check_keys(node, VOICE_KEYS, "voice")
+        self.keys(node, VOICE_KEYS, "voice")
         rate = self.field(fields, "rate", lambda n: self.whole(n, "the speaking rate (words per minute)", 40))
         volume = self.field(fields, "volume", self.volume)
         name = self.field(fields, "voice", lambda n: self.text(n, "the voice"))
@@ -284,7 +295,7 @@ class Validator:
 
     def chimes(self, node: Node) -> tuple[tuple[str, str], ...]:
         fields = self.mapping(node, "chimes")
-        self.check_keys(node, CHIME_ROLES, "chimes")
+        self.keys(node, CHIME_ROLES, "chimes")
         out = [(role, self.attempt(lambda v=value, r=role: self.sound(v, f"the {r} chime")))
                for role, value in fields.items() if role in CHIME_ROLES]
         return tuple((role, name) for role, name in out if name is not None)
@@ -372,7 +383,7 @@ class Validator:
     def step(self, node: Node) -> Step | None:
         """The step, or None (with its problems noted) when it cannot be built."""
         fields = node.value
-        meant = self.check_keys(node, STEP_KEYS, "a step")
+        meant = self.keys(node, STEP_KEYS, "a step")
         if "name" not in fields and "name" not in meant:
             self.note(self.fail(node, "missing 'name': every step needs a name (or 'include' alone)"))
         if "duration" not in fields and "duration" not in meant:
@@ -418,7 +429,7 @@ class Validator:
 
     def breathe(self, node: Node) -> Breathe:
         fields = self.mapping(node, "a breathing pattern like {in: 4s, out: 6s}")
-        meant = self.check_keys(node, BREATHE_KEYS, "breathe")
+        meant = self.keys(node, BREATHE_KEYS, "breathe")
         phases = {}
         for key in ("in", "out"):
             if key not in fields:
@@ -448,7 +459,7 @@ class Validator:
 
     def cue(self, item: Node) -> Cue:
         fields = self.mapping(item, "a cue like {at: 20s, say: ...}")
-        self.check_keys(item, CUE_KEYS, "a cue")
+        self.keys(item, CUE_KEYS, "a cue")
         if "at" not in fields:
             raise self.fail(item, "missing 'at' in a cue; expected e.g. {at: 20s, say: Keep breathing.}")
         if ("say" in fields) == ("sound" in fields):
