@@ -153,3 +153,37 @@ def test_an_included_file_that_is_no_routine_is_quoted_in_one_short_line(here):
         assert message.startswith(f"{here / name}:1:1: expected a routine (a mapping with 'title' and 'steps'), "
                                   "found the text '"), message
         assert len(message.split("found the text ")[1]) <= 62  # the excerpt: 60 characters and its quotes
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+# The evening.yaml behind the README's two `validate` runs: first with four mistakes, then with a cue too long.
+EVENING = ("""\
+title: Evening
+steps:
+  - name: Knee hug
+    duraton: 30s
+  - name: Belly breathing
+    duration: [1, 2]
+    countdown: three
+  - name: Ball release
+    duration: 0.5s
+""", """\
+title: Evening
+steps:
+  - name: Knee hug
+    duration: 30s
+  - name: Ball release
+    duration: 20s
+    cues:
+      - {at: 15s, say: Keep your lower back on the floor and breathe slowly.}
+""")
+
+
+def test_the_readme_validate_example_is_real_output(here):
+    section = README.read_text(encoding="utf-8").split("## Writing your own routines", 1)[1]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    runs = [run.strip("\n").splitlines() for run in block.split("$ voicecoach validate evening.yaml")[1:]]
+    assert len(runs) == len(EVENING)
+    for text, shown in zip(EVENING, runs):
+        code, lines, _ = validate(here, "evening.yaml", text)
+        assert (code, lines) == (1, shown)
