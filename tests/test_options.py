@@ -68,3 +68,14 @@ def test_the_settings_list_names_every_config_key_once():
     named = [k for k in re.findall(r"`([a-z_]+)`", block) if k != "config"]
     assert len(named) == len(set(named)), named
     assert set(CONFIG_KEYS) <= set(named)
+
+
+def test_the_config_file_still_stops_at_its_first_unknown_key(tmp_path):
+    from voicecoach.config import load_config
+    from voicecoach.errors import RoutineError
+
+    path = tmp_path / "config.yaml"
+    path.write_text("rat: 120\nvoic: en-us\n")
+    with pytest.raises(RoutineError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}:1:1: unknown key 'rat' in the config file; did you mean 'rate'?")

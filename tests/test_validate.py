@@ -187,3 +187,17 @@ def test_the_readme_validate_example_is_real_output(here):
     for text, shown in zip(EVENING, runs):
         code, lines, _ = validate(here, "evening.yaml", text)
         assert (code, lines) == (1, shown)
+
+
+def test_long_words_an_author_wrote_are_cut_to_one_short_line_in_every_message(here):
+    words = "Keep breathing slowly and evenly " * 12  # about 400 characters, far too long to fit
+    code, lines, _ = validate(here, "long.yaml", f"title: L\nsteps:\n  - name: a\n    duration: 20s\n    cues:\n"
+                                                 f"      - {{at: 2s, say: {words.strip()}}}\n"
+                                                 f"  - {{name: b, duration: '{words}'}}\n")
+    assert code == 1 and len(lines) == 1  # the duration first; the cue is checked once the file loads
+    assert lines[0] == (f"long.yaml:7:25: 'duration': {DURATION_HELP}, "
+                        f"found '{words[:37]}...'")
+    code, lines, _ = validate(here, "long.yaml", f"title: L\nsteps:\n  - name: a\n    duration: 20s\n    cues:\n"
+                                                 f"      - {{at: 2s, say: {words.strip()}}}\n")
+    assert code == 1 and len(lines) == 1
+    assert lines[0].startswith(f"long.yaml:6:9: the cue '{words[:77]}...' takes ")

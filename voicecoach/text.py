@@ -13,7 +13,7 @@ def quote(text: str, limit: int = 60) -> str:
     A message quotes what the user wrote; a whole file read by mistake must not fill the screen.
     """
     flat = one_line(str(text))
-    return repr(flat if len(flat) <= limit else flat[: limit - 3] + "...")
+    return "'" + (flat if len(flat) <= limit else flat[: limit - 3] + "...") + "'"
 
 
 def describe(value: object) -> str:

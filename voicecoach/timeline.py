@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from .bed import BedChoice, BedPlan
 from . import wording
 from .duration import samples
+from .text import quote
 # the wording moved to its own module; these names stay importable from here
 from .wording import DEFAULT_CHIMES, phrases, sounds_needed  # noqa: F401
 
@@ -266,12 +267,12 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
         if cue.say:
             text = wording.fill(cue.say, exp, nxt)
             length = clock.speech[text]
-            if fits(f"the cue '{text}'", at, length, cue.where):
-                fixed.append((at, at + length, cue.where, f"the cue '{text}'",
+            if fits(f"the cue {quote(text, 80)}", at, length, cue.where):
+                fixed.append((at, at + length, cue.where, f"the cue {quote(text, 80)}",
                               Event("speech", at, length, index, text=text, role="cue")))
         else:
             length = clock.sound_len[cue.sound]
-            fixed.append((at, at + length, cue.where, f"the sound '{cue.sound}'",
+            fixed.append((at, at + length, cue.where, f"the sound {quote(cue.sound)}",
                           Event("sound", at, length, index, sound=cue.sound, role="cue")))
     if step.halfway and not exp.rest:
         at = start + n // 2
@@ -279,7 +280,7 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
         if isinstance(step.halfway, str):
             text = wording.fill(step.halfway, exp, nxt)
             length = clock.speech[text]
-            if fits(f"the halfway words '{text}'", at, length, step.where):
+            if fits(f"the halfway words {quote(text, 80)}", at, length, step.where):
                 event = Event("speech", at, length, index, text=text, role="halfway")
         else:
             event = Event("chime", at, clock.sound_len[chimes["halfway"]], index, sound=chimes["halfway"],

@@ -149,4 +149,5 @@ class _Walker:
 
 
 def _short(tag: str) -> str:
-    return "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
+    tag = "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
+    return tag if len(tag) <= 60 else tag[:57] + "..."  # an author's tag, quoted in one short line
