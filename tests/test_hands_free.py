@@ -25,7 +25,8 @@ import pytest
 import soundfile
 
 from audiofind import correlate
-from test_play import ROUTINE, Terminal, confirmed_safety, heard, plan, planned, wait_for_first
+from test_play import (ROUTINE, Terminal, confirmed_safety, drone, heard, plan, planned, silences,
+                       wait_for_first)
 from voicecoach import sinks
 from voicecoach.routines import load_file
 from voicecoach.session import options, prepare_session, voice_for
@@ -65,12 +66,6 @@ steps:
 """
 
 
-def drone() -> np.ndarray:
-    """A 3 s rising sweep (300 to 900 Hz): no two stretches alike, so any piece of it has one place."""
-    t = np.arange(3 * RATE) / RATE
-    return (0.3 * np.sin(2 * np.pi * (300 * t + 100 * t ** 2))).astype(np.float32)
-
-
 @pytest.fixture
 def user_env(tmp_path_factory, pulse_server, session_bus):
     """A user with a private cache, data folder and config, on the test sound server and the private bus."""
@@ -101,13 +96,6 @@ def wait_listed(env: dict, pid: int, timeout: float = 60.0) -> str:
             return name
         time.sleep(0.1)
     raise AssertionError(f"{name} never appeared on the bus")
-
-
-def silences(x: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    """[start, end) of every run of exact zeros at least `min_len` long (the null sink's silence is exact)."""
-    edges = np.diff(np.concatenate(([0], (x == 0).astype(np.int8), [0])))
-    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
-            if b - a >= min_len]
 
 
 def finished(timeline) -> str:
