@@ -25,7 +25,9 @@ import pytest
 import soundfile
 
 from audiofind import correlate
-from test_play import ROUTINE, Terminal, confirmed_safety, heard, plan, planned, wait_for_first
+from test_play import (ROUTINE, Terminal, confirmed_safety, drone, heard, plan, planned, silences,
+                       wait_for_first)
+from voicecoach import sinks
 from voicecoach.routines import load_file
 from voicecoach.session import options, prepare_session, voice_for
 
@@ -64,12 +66,6 @@ steps:
 """
 
 
-def drone() -> np.ndarray:
-    """A 3 s rising sweep (300 to 900 Hz): no two stretches alike, so any piece of it has one place."""
-    t = np.arange(3 * RATE) / RATE
-    return (0.3 * np.sin(2 * np.pi * (300 * t + 100 * t ** 2))).astype(np.float32)
-
-
 @pytest.fixture
 def user_env(tmp_path_factory, pulse_server, session_bus):
     """A user with a private cache, data folder and config, on the test sound server and the private bus."""
@@ -100,13 +96,6 @@ def wait_listed(env: dict, pid: int, timeout: float = 60.0) -> str:
             return name
         time.sleep(0.1)
     raise AssertionError(f"{name} never appeared on the bus")
-
-
-def silences(x: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    """[start, end) of every run of exact zeros at least `min_len` long (the null sink's silence is exact)."""
-    edges = np.diff(np.concatenate(([0], (x == 0).astype(np.int8), [0])))
-    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
-            if b - a >= min_len]
 
 
 def finished(timeline) -> str:
@@ -241,8 +230,8 @@ def test_a_pause_over_the_bus_is_a_gap_and_everything_after_lands_as_planned(pul
     later = [f for (f, _), (e, _) in zip(found, expected) if e > resume]
     plan_later = [e for e, _ in expected if e > resume]
     offsets = [(f - later[0]) - (e - plan_later[0]) for f, e in zip(later, plan_later)]
-    # the default backend keeps seconds queued at the server, so a busy machine leaves no gap: exact
-    assert max(abs(x) for x in offsets) <= round(0.002 * RATE), offsets
+    # the default backend keeps seconds queued at the server, so a busy machine leaves no gap: to the sample
+    assert not any(offsets), f"offsets after the pause in samples: {offsets}"
     # the gap: the first run of digital silence of a second or more after the hold's start chime
     hold = found[0][0]
     gap_start, gap_end = (hold + i for i in silences(recording[hold:], RATE)[0])
@@ -254,14 +243,20 @@ def test_a_pause_over_the_bus_is_a_gap_and_everything_after_lands_as_planned(pul
     resume_error = went_on_at - stopped_at  # > 0: samples skipped, < 0: samples heard twice
     latency = rec.time_of(gap_start) - sent
     record_property("pause_latency_ms", round(1000 * latency))
-    record_property("pause_latency_after_playerctl_returned_ms", round(1000 * (rec.time_of(gap_start) - returned)))
     record_property("resume_error_samples", resume_error)
     record_property("gap_s", (gap_end - gap_start) / RATE)
     record_property("worst_spacing_error_after_gap_samples", max(abs(x) for x in offsets))
-    assert 0 < latency < 1.0  # heard as soon as a person would expect (the promise is 150 ms; see the report)
+    # The promise (`voicecoach play --backend list`, the README): a pause is heard within 100 ms of the
+    # command. It counts from when the command reached voicecoach, which is before `playerctl` returned;
+    # starting `playerctl` itself is not voicecoach's time (11-174 ms measured, by load), so that total
+    # gets a person's margin only.
+    after_return = rec.time_of(gap_start) - returned
+    record_property("pause_latency_after_playerctl_returned_ms", round(1000 * after_return, 1))
+    assert after_return < sinks._BACKENDS["pulse"].pause_ms / 1000, \
+        f"the pause was heard {1000 * after_return:.0f} ms after playerctl returned"
+    assert 0 < latency < 1.0
     assert 1.0 < (gap_end - gap_start) / RATE < 3.0  # the 2 s between pause and play
-    assert abs(resume_error) <= 2, f"resumed {resume_error} samples away from where it paused"
-    assert max(abs(x) for x in offsets) <= 0.002 * RATE, f"offsets after the pause in samples: {offsets}"
+    assert resume_error == 0, f"resumed {resume_error} samples away from where it paused"  # "on the exact sample"
 
 
 def test_next_over_the_bus_skips_to_the_next_step(pulse_server, user_env, tmp_path):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 from functools import lru_cache
 
@@ -93,7 +92,6 @@ def _speech_samples(text: str, wpm: int) -> int:
     return round(info.frames * RATE / info.samplerate)
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 @pytest.mark.parametrize("wpm", [140, 175])
 @pytest.mark.parametrize("rid", sorted(TIMED))
 def test_compiles_with_real_speech(rid, wpm):

@@ -256,7 +256,6 @@ def test_today_play_hands_each_routine_to_play(no_audio_env):
 @pytest.mark.audio
 @pytest.mark.slow
 def test_today_play_plays_the_plan_through_a_real_sound_server(private_dirs, monkeypatch, pulse_env):
-    pytest.importorskip("voicecoach.speech", reason="live play needs the speech module")
     (private_dirs / "routines").mkdir()
     for name in ("one", "two"):
         (private_dirs / "routines" / f"{name}.yaml").write_text(

@@ -3,12 +3,12 @@
 The chimes are found in the exported WAV by correlation (not taken from the
 plan), and every timed interval must lie exactly round(duration * rate)
 samples between its start and end chimes. The same files are measured for
-loudness (EBU R128) and true peak.
+loudness (EBU R128) and true peak by ffmpeg. That `play` sounds as the export, sample
+for sample, is checked live in test_play.py.
 """
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import numpy as np
@@ -17,8 +17,9 @@ import soundfile as sf
 from mutagen.id3 import ID3
 from typer.testing import CliRunner
 
+import ebur128
 from audiofind import find
-from voicecoach import level, sounds
+from voicecoach import sounds
 from voicecoach.cli import app
 from voicecoach.routines import builtin_ids, expand, load
 
@@ -61,12 +62,14 @@ def test_every_interval_is_exact_between_chimes_found_in_the_audio(exported, rid
 
 
 @pytest.mark.parametrize("rid", builtin_ids())
-def test_loudness_is_about_minus_16_lufs_and_true_peak_below_minus_1(exported, rid):
-    audio, rate = sf.read(str(exported[0][rid][0]), dtype="float32")
-    # the contract is -16 +-1; each session measures itself and lands within a quarter LU
-    # (psoas-release was at -16.75 before it did)
-    assert level.integrated_lufs(audio, rate) == pytest.approx(-16.0, abs=0.3)
-    assert level.true_peak_dbfs(audio, rate) <= -1.0
+def test_loudness_is_minus_16_lufs_within_a_quarter_lu_and_true_peak_below_minus_1(exported, rid, record_property):
+    # The README's promise, judged by ffmpeg's ebur128 rather than voicecoach's own meter: each
+    # session measures itself and lands within a quarter LU (psoas-release was at -16.75 before it did)
+    lufs, peak = ebur128.measure(exported[0][rid][0])
+    record_property("lufs", lufs)
+    record_property("true_peak_dbfs", peak)
+    assert abs(lufs + 16.0) <= 0.25
+    assert peak < -1.0
 
 
 @pytest.mark.parametrize("suffix", [".mp3", ".ogg", ".flac"])
@@ -77,10 +80,10 @@ def test_compressed_exports_decode_to_the_wav_duration(exported, tmp_path, suffi
     assert result.exit_code == 0, result.output
     seconds = sf.info(str(wav)).duration
     assert sf.info(str(target)).duration == pytest.approx(seconds, abs=0.1)
-    if shutil.which("ffprobe"):  # a second, independent decoder where it is installed
-        probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
-                                str(target)], capture_output=True, text=True, check=True)
-        assert float(probe.stdout) == pytest.approx(seconds, abs=0.1)
+    # a second, independent decoder (a test requirement: scripts/setup.sh installs ffmpeg)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                            str(target)], capture_output=True, text=True, check=True)
+    assert float(probe.stdout) == pytest.approx(seconds, abs=0.1)
     if suffix == ".mp3":
         tags = ID3(str(target))
         chapters = sorted(tags.getall("CHAP"), key=lambda c: c.start_time)
@@ -89,18 +92,6 @@ def test_compressed_exports_decode_to_the_wav_duration(exported, tmp_path, suffi
             f"{s['name']} ({s['side']})" if s["side"] else s["name"] for s in plan["steps"]]
     if suffix == ".flac":
         assert np.array_equal(sf.read(str(target), dtype="int16")[0], sf.read(str(wav), dtype="int16")[0])
-
-
-def test_play_and_export_render_the_same_samples(exported, monkeypatch):
-    from voicecoach.session import options, prepare_session, voice_for
-
-    wav, plan = exported[0]["kd4"]
-    routine = load("kd4")
-    monkeypatch.setenv("VOICECOACH_CACHE_DIR", exported[1]["VOICECOACH_CACHE_DIR"])
-    session = prepare_session(routine, options(), voice_for(routine))
-    assert session.timeline.to_dict() == plan
-    pcm = np.rint(np.clip(session.render(0, plan["total_samples"]), -1, 1) * 32767).astype(np.int16)
-    assert np.array_equal(pcm, sf.read(str(wav), dtype="int16")[0])
 
 
 def test_subtitles_and_timeline_side_files(exported, tmp_path):

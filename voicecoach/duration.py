@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 import re
 
+from .text import describe, quote
+
 # `90s`, `2m`, `1m30s`, `1.5m`, `1h`: one or more number+unit parts, largest unit first.
 _PARTS = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 _CLOCK = re.compile(r"^(\d+):([0-5]\d(?:\.\d+)?)$")
@@ -35,12 +37,12 @@ def parse_offset(value: object) -> tuple[str, float]:
             number = text[:-1].strip()
             if _NUMBER.match(number) and 0 <= float(number) <= 100:
                 return "share", float(number) / 100
-            raise ValueError(f"expected a share from 0% to 100%, found {value!r}")
+            raise ValueError(f"expected a share from 0% to 100%, found {_short(value)}")
         if text.startswith("-"):
             seconds = _seconds(text[1:].strip())
             if seconds is not None and 0 < seconds <= MAX_SECONDS:
                 return "end", seconds
-            raise ValueError(f"expected {OFFSET_HELP}, found {value!r}")
+            raise ValueError(f"expected {OFFSET_HELP}, found {_short(value)}")
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
         seconds = _seconds(-value)
         if seconds is None or seconds > MAX_SECONDS:
@@ -83,9 +85,12 @@ def _finite(seconds: float) -> float | None:
 
 
 def _short(value: object) -> str:
-    """The value as quoted in a message, cut short: a 400-digit number is not worth repeating."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    """The value as quoted in a message, in words and cut short: a 400-digit number is not worth repeating."""
+    if isinstance(value, str):
+        return quote(value, 40)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return describe(value).removeprefix("the number ")
+    return describe(value)
 
 
 def samples(seconds: float, rate: int) -> int:

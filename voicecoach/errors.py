@@ -54,3 +54,16 @@ class NoAudioDevice(EnvironmentProblem):
 
 class ExportError(VoicecoachError):
     """An export could not be written (disk full, bad folder); nothing partial is left."""
+
+
+class RoutineProblems(RoutineError):
+    """Every problem found in one pass over a routine file; it reads as the first of them.
+
+    `problems` holds them all (possibly none, when the ones that stopped a value
+    were already counted), each a RoutineError for its own FILE:LINE:COL line.
+    """
+
+    def __init__(self, problems: list[RoutineError]):
+        self.problems = tuple(problems)
+        first = self.problems[0] if self.problems else RoutineError("<routine>", 1, 1, "invalid routine")
+        super().__init__(first.source, first.line, first.col, first.message)

@@ -80,6 +80,9 @@ def voice_for(routine: Routine | None = None, voice: str | None = None, wpm: int
             why = unavailable()
             engine = "piper" if why is None else "pyttsx3"
             note = f"speaking with pyttsx3: {why}" if why else None
+    if engine == "command" and wpm is not None and command and not any("{rate}" in a for a in command):
+        note = (f"--rate {wpm} does not apply to the TTS command: it has no {{rate}} placeholder, so the program "
+                "speaks at its own rate")
     rv = routine.voice if routine is not None else None
     return Voice(
         engine=engine,
@@ -92,15 +95,16 @@ def voice_for(routine: Routine | None = None, voice: str | None = None, wpm: int
     )
 
 
-def estimated_timeline(routine: Routine, opts: Options | None = None) -> Timeline:
+def estimated_timeline(routine: Routine, opts: Options | None = None, problems: list | None = None) -> Timeline:
     """The timeline with speech lengths estimated from the text (no engine needed).
 
-    Catches a cue that plainly cannot fit, and gives a session's length for planning.
+    Catches a cue that plainly cannot fit (into `problems`, when given, instead of
+    raising), and gives a session's length for planning.
     """
     opts = opts or options()
     rate = opts.sample_rate
     speech = {t: int(len(t) / ESTIMATED_CHARS_PER_SECOND * rate) + 1 for t in phrases(routine, opts)}
-    return compile(routine, speech, {n: len(c) for n, c in sound_clips(routine, rate).items()}, opts)
+    return compile(routine, speech, {n: len(c) for n, c in sound_clips(routine, rate).items()}, opts, problems)
 
 
 @dataclass

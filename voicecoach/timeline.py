@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from .bed import BedChoice, BedPlan
 from . import wording
 from .duration import samples
+from .text import quote
 # the wording moved to its own module; these names stay importable from here
 from .wording import DEFAULT_CHIMES, phrases, sounds_needed  # noqa: F401
 
@@ -155,11 +156,12 @@ class _Clock:
 
 
 def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
-            options: Options = Options()) -> Timeline:
+            options: Options = Options(), problems: list | None = None) -> Timeline:
     """Turn a routine into a Timeline; `speech` and `sounds` give each clip's length in samples.
 
     Guarantees the rules of the routine format: exact intervals, elastic announcements,
-    cues at exact offsets, no overlapping speech. A cue that cannot fit raises RoutineError.
+    cues at exact offsets, no overlapping speech. A cue that cannot fit raises RoutineError,
+    or, when a `problems` list is given, is added to it and left out (validate reports them all).
     """
     from .routines.model import expand
 
@@ -195,7 +197,7 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
         end = start + n
         spans.append(StepSpan(i, exp.name, exp.side, announce, start, end, n / rate, rest=exp.rest))
         opening = chimes["end" if continuing and exp.rest else "start"]  # the chime that rings at `start`
-        _fill_interval(clock, routine, exp, nxt, i, start, end, options, chimes, opening)
+        _fill_interval(clock, routine, exp, nxt, i, start, end, options, chimes, opening, problems)
         if nxt is not None and wording.continues(exp, nxt):
             role = "end" if nxt.rest else "start"
             clock.play("chime", chimes[role], end, i, role)
@@ -217,7 +219,7 @@ def _offset(cue, n: int, scale: float, rate: int) -> int:
 
 
 def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end: int,
-                   options: Options, chimes: dict[str, str], opening: str) -> None:
+                   options: Options, chimes: dict[str, str], opening: str, problems: list | None = None) -> None:
     """Cues, halfway, breathing and countdown inside one timed interval [start, end).
 
     The chime that opens the interval is kept clear of speech, so the listener (and
@@ -235,7 +237,9 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
     strict = options.scale == 1.0
 
     def refuse(where, message: str) -> None:
-        if strict:
+        if strict and problems is not None:
+            problems.append(where.error(message))
+        elif strict:
             raise where.error(message)
 
     def fits(label: str, at: int, length: int, where) -> bool:
@@ -263,12 +267,12 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
         if cue.say:
             text = wording.fill(cue.say, exp, nxt)
             length = clock.speech[text]
-            if fits(f"the cue '{text}'", at, length, cue.where):
-                fixed.append((at, at + length, cue.where, f"the cue '{text}'",
+            if fits(f"the cue {quote(text, 80)}", at, length, cue.where):
+                fixed.append((at, at + length, cue.where, f"the cue {quote(text, 80)}",
                               Event("speech", at, length, index, text=text, role="cue")))
         else:
             length = clock.sound_len[cue.sound]
-            fixed.append((at, at + length, cue.where, f"the sound '{cue.sound}'",
+            fixed.append((at, at + length, cue.where, f"the sound {quote(cue.sound)}",
                           Event("sound", at, length, index, sound=cue.sound, role="cue")))
     if step.halfway and not exp.rest:
         at = start + n // 2
@@ -276,7 +280,7 @@ def _fill_interval(clock: _Clock, routine, exp, nxt, index: int, start: int, end
         if isinstance(step.halfway, str):
             text = wording.fill(step.halfway, exp, nxt)
             length = clock.speech[text]
-            if fits(f"the halfway words '{text}'", at, length, step.where):
+            if fits(f"the halfway words {quote(text, 80)}", at, length, step.where):
                 event = Event("speech", at, length, index, text=text, role="halfway")
         else:
             event = Event("chime", at, clock.sound_len[chimes["halfway"]], index, sound=chimes["halfway"],

@@ -9,14 +9,38 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from .output import console_progress, error_line, handled, noted, settings, show_library_warnings
+from .output import console_progress, error_line, error_lines, handled, noted, settings, show_library_warnings
 
-__all__ = ["app", "console_progress", "handled", "noted", "error_line"]
+__all__ = ["app", "complete_routine", "console_progress", "handled", "noted", "error_line", "error_lines"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, invoke_without_command=True,
+app = typer.Typer(add_completion=True, no_args_is_help=False, invoke_without_command=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Voice-guided routines for tight hip flexors and a nagging lower back: "
                        "hands-free, eyes closed, timed to the sample.")
+
+def complete_routine(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion of a ROUTINE argument: the routine ids (yours replace built-ins), or routine files."""
+    from ..routines import builtin_ids, routine_ids, user_routines
+
+    if "/" in incomplete or incomplete.startswith((".", "~")):
+        from pathlib import Path
+
+        base = Path(incomplete).expanduser()
+        folder, stem = (base, "") if incomplete.endswith("/") else (base.parent, base.name)
+        head = incomplete[: len(incomplete) - len(stem)]
+        try:
+            found = sorted(folder.iterdir())
+        except OSError:
+            return []
+        return [(head + p.name + ("/" if p.is_dir() else ""), "folder" if p.is_dir() else "routine file")
+                for p in found if p.name.startswith(stem) and (p.is_dir() or p.suffix in (".yaml", ".yml"))]
+    mine, builtins = user_routines(), set(builtin_ids())
+    return [(rid, ("yours" if rid in mine else "built-in") + (", in place of the built-in"
+                                                               if rid in mine and rid in builtins else ""))
+            for rid in routine_ids() if rid.startswith(incomplete)]
+
+
+ROUTINE_HELP = "A built-in id, a routine in your folder, or a path."
 
 VoiceOpt = typer.Option(None, "--voice", help="Engine voice id or name, e.g. en-us or joe.")
 EngineOpt = typer.Option(None, "--engine", help="Speech engine: pyttsx3, piper or command "

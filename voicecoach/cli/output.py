@@ -26,7 +26,8 @@ def handled() -> Iterator[None]:
     except VoicecoachError as exc:
         if settings.debug:
             raise
-        typer.echo(error_line(exc), err=True)
+        for line in error_lines(exc):
+            typer.echo(line, err=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         typer.echo("voicecoach: interrupted", err=True)
@@ -67,6 +68,12 @@ def error_line(exc: VoicecoachError) -> str:
     """The error as the user sees it: one line, routine errors as FILE:LINE:COL: message."""
     text = one_line(str(exc))
     return text if isinstance(exc, RoutineError) else f"voicecoach: {text}"
+
+
+def error_lines(exc: VoicecoachError) -> list[str]:
+    """Every problem the error holds, one line each (a routine file can have several)."""
+    problems = getattr(exc, "problems", ())
+    return [error_line(p) for p in problems] or [error_line(exc)]
 
 
 def console_progress(label: str):

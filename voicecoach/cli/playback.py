@@ -8,12 +8,13 @@ import typer
 
 from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, EngineOpt, MprisOpt,
                   NoBackgroundOpt, NoSafetyOpt, PauseOthersOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceModelOpt,
-                  VoiceOpt, VolumeOpt, WpmOpt, app, console_progress, handled, noted)
+                  ROUTINE_HELP, VoiceOpt, VolumeOpt, WpmOpt, app, complete_routine, console_progress, handled,
+                  noted)
 
 
 @app.command()
 def export(
-    routine: Optional[str] = typer.Argument(None, help="A built-in id, a routine in your folder, or a path."),
+    routine: Optional[str] = typer.Argument(None, help=ROUTINE_HELP, autocompletion=complete_routine),
     output: Path = typer.Option(..., "-o", "--output", help="The audio file (.wav .flac .ogg .mp3), "
                                                              "or a folder with --all."),
     timeline: Optional[Path] = typer.Option(None, "--timeline", help="Also write the timeline as JSON."),
@@ -61,7 +62,7 @@ def export(
 
 @app.command()
 def play(
-    routine: str = typer.Argument("morning", help="A built-in id, a routine in your folder, or a path."),
+    routine: str = typer.Argument("morning", help=ROUTINE_HELP, autocompletion=complete_routine),
     voice: Optional[str] = VoiceOpt,
     wpm: Optional[int] = WpmOpt,
     volume: Optional[float] = VolumeOpt,

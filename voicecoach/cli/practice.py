@@ -197,7 +197,7 @@ DESK_BREAK = "desk-break"
 
 @app.command()
 def remind(
-    every: str = typer.Option("60m", "--every", help="Time between prompts, e.g. 60m, 45m, 90s, 1:30."),
+    every: str = typer.Option("60m", "--every", help="Time between prompts, e.g. 60m, 45m, 90s, 1:30; a bare number is minutes."),
     hours: str = typer.Option("9-17", "--hours", help="When to prompt, local time, both ends included: "
                                                      "9-17 or 08:30-17:30 (22-6 runs over midnight)."),
     count: Optional[int] = typer.Option(None, "--count", min=1, help="Stop after N prompts "

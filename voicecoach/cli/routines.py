@@ -7,33 +7,32 @@ from typing import List, Optional
 import typer
 
 from ..errors import VoicecoachError
-from .app import (EngineOpt, NoSafetyOpt, ScaleOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, console_progress,
-                  handled, noted, error_line)
+from .app import (ROUTINE_HELP, EngineOpt, NoSafetyOpt, ScaleOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, console_progress,
+                  handled, noted, error_line, error_lines, complete_routine)
 
 
 @app.command("list")
 def list_cmd() -> None:
     """List every routine: the built-ins and those in your routine folder, with timed totals."""
     from ..duration import clock
-    from ..routines import builtin_ids, library_dir, load_file, timed_seconds, user_dir
+    from ..routines import builtin_ids, load_file, routine_ids, timed_seconds, user_routines
 
     with handled():
-        rows = [(rid, library_dir() / f"{rid}.yaml", "built-in") for rid in builtin_ids()]
-        folder = user_dir()
-        if folder.is_dir():
-            rows += [(p.stem, p, "yours") for p in sorted(folder.glob("*.y*ml"))]
-        for rid, path, origin in rows:
+        builtins, mine = set(builtin_ids()), user_routines()
+        for rid, path in routine_ids().items():  # one row per id: the routine play, show and export take
+            mark = ""
+            if rid in mine:
+                mark = "  [yours, in place of the built-in]" if rid in builtins else "  [yours]"
             try:
                 routine = load_file(path)
-                typer.echo(f"{rid:<20} {clock(timed_seconds(routine)):>6}  {routine.title}"
-                           + ("" if origin == "built-in" else f"  [{origin}]"))
+                typer.echo(f"{rid:<20} {clock(timed_seconds(routine)):>6}  {routine.title}{mark}")
             except VoicecoachError as exc:
-                typer.echo(f"{rid:<20} {'?':>6}  (invalid: {error_line(exc)})")
+                typer.echo(f"{rid:<20} {'?':>6}  (invalid: {error_line(exc)}){mark}")
 
 
 @app.command()
 def show(
-    routine: str = typer.Argument(..., help="A built-in id, a routine in your folder, or a path."),
+    routine: str = typer.Argument(..., help=ROUTINE_HELP, autocompletion=complete_routine),
     timeline: bool = typer.Option(False, "--timeline", help="List every event with its time."),
     scale: float = ScaleOpt,
     no_safety: bool = NoSafetyOpt,
@@ -81,8 +80,9 @@ def show(
 
 @app.command()
 def validate(files: List[Path] = typer.Argument(..., help="Routine files to check.")) -> None:
-    """Check routine files; exit 0 when all are valid, 1 (one line per problem) otherwise."""
+    """Check routine files; exit 0 when all are valid, 1 (one line per problem, all of them) otherwise."""
     from ..duration import clock
+    from ..errors import RoutineProblems
     from ..routines import expand, load_file, timed_seconds
     from ..session import estimated_timeline
 
@@ -90,11 +90,15 @@ def validate(files: List[Path] = typer.Argument(..., help="Routine files to chec
     for path in files:
         try:
             routine = load_file(path)
-            estimated_timeline(routine)  # a cue that plainly cannot fit is caught without an engine
+            problems: list = []
+            estimated_timeline(routine, problems=problems)  # a cue that plainly cannot fit, without an engine
+            if problems:
+                raise RoutineProblems(problems)
             n = len(expand(routine))
             typer.echo(f"{path}: ok ({n} step{'' if n == 1 else 's'}, {clock(timed_seconds(routine))} timed)")
         except VoicecoachError as exc:
-            typer.echo(error_line(exc), err=True)
+            for line in error_lines(exc):
+                typer.echo(line, err=True)
             bad += 1
     raise typer.Exit(1 if bad else 0)
 

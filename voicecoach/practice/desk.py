@@ -96,11 +96,18 @@ def slots_between(since: datetime, until: datetime, every: timedelta, start: tim
 
 
 def parse_every(text: str) -> timedelta:
-    """An --every value ('60m', '45m', '90s', '1:30') as a timedelta; InputError otherwise."""
+    """An --every value ('60m', '45m', '90s', '1:30') as a timedelta; InputError otherwise.
+
+    A bare number is minutes: desk breaks are minutes apart, and `--every 45` taken as
+    45 seconds was refused for being shorter than the break itself.
+    """
     from ..duration import parse_duration
 
+    bare = re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", text)
+    if bare and float(text) == 0:
+        raise InputError(f"--every {text!r}: expected a duration above zero (a bare number is minutes)")
     try:
-        seconds = parse_duration(text)
+        seconds = parse_duration(text.strip() + "m" if bare else text)
     except ValueError as exc:
         raise InputError(f"--every {text!r}: {exc}") from None
     return timedelta(seconds=seconds)

@@ -1,7 +1,8 @@
 """Routines: the model, the located-YAML loader and its validator, the schema, progression, the built-ins."""
-from .loader import Validator, builtin_ids, find, library_dir, load, load_file, load_text, user_dir
+from .loader import (Validator, builtin_ids, find, library_dir, load, load_file, load_text, near_misses, routine_ids,
+                     user_dir, user_routines)
 from .model import (CHIME_ROLES, DEFAULT_COUNTDOWN, DEFAULT_SPOKEN_BREATHS, Breathe, Cue, Expanded, Routine, Step, VoiceSettings, Where, expand, pick_step,
                     timed_seconds)
 
 __all__ = ["CHIME_ROLES", "DEFAULT_COUNTDOWN", "DEFAULT_SPOKEN_BREATHS", "Breathe", "Cue", "Expanded", "Routine", "Step", "Validator", "VoiceSettings", "Where", "builtin_ids",
-           "expand", "find", "library_dir", "load", "load_file", "load_text", "pick_step", "timed_seconds", "user_dir"]
+           "expand", "find", "library_dir", "load", "load_file", "load_text", "near_misses", "pick_step", "routine_ids", "timed_seconds", "user_dir", "user_routines"]

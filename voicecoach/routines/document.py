@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .. import text
 from ..errors import RoutineError
 
 MAX_BYTES = 1_000_000
@@ -99,20 +100,8 @@ def parse(data: bytes, source: str) -> Node:
 
 
 def describe(value: Any) -> str:
-    """How a value is named in an error message: 'a list', 'the number 3', ..."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    return f"the text {value!r}"
-
-
+    """How a value is named in an error message: 'a list', 'the number 3', 'true (a boolean)'..."""
+    return text.describe(value)
 
 
 class _Walker:
@@ -137,7 +126,7 @@ class _Walker:
             try:
                 return Node(self.loader.construct_object(node), line, col)
             except (ValueError, KeyError, OverflowError):
-                raise self.fail(node, f"{node.value!r} is not a valid {_short(tag)} value") from None
+                raise self.fail(node, f"{text.quote(node.value)} is not a valid {_short(tag)} value") from None
         if isinstance(node, yaml.SequenceNode):
             if tag != _STD + "seq":
                 raise self.fail(node, f"the tag {_short(tag)} is not allowed; {_PLAIN}")
@@ -160,4 +149,5 @@ class _Walker:
 
 
 def _short(tag: str) -> str:
-    return "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
+    tag = "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
+    return tag if len(tag) <= 60 else tag[:57] + "..."  # an author's tag, quoted in one short line

@@ -5,8 +5,9 @@ Every error points at its file:line:col (see document.py for the located YAML).
 from __future__ import annotations
 
 import difflib
+import functools
 import os
-from dataclasses import replace
+import wave
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from .model import (BREATHE_KEYS, CHIME_ROLES, CUE_KEYS, DEFAULT_COUNTDOWN, DEFA
                     MAX_REPEAT, MAX_TIMED_HOURS, MIN_BREATH_PHASE, ROUTINE_KEYS, STEP_KEYS, VOICE_KEYS, Breathe, Cue,
                     Routine, Step, VoiceSettings, Where, timed_seconds)
 from ..duration import parse_duration, parse_offset, _seconds, DURATION_HELP
-from ..errors import InputError, RoutineError
+from ..errors import InputError, RoutineError, RoutineProblems
+from ..text import quote
+from ..wording import DEFAULT_CHIMES
 
 # ---------------------------------------------------------------- finding routines
 
@@ -38,25 +41,50 @@ def user_dir() -> Path:
     return Path(platformdirs.user_config_dir("voicecoach")) / "routines"
 
 
+def user_routines() -> dict[str, Path]:
+    """The user's routines by id; NAME.yaml wins over NAME.yml, as in find()."""
+    folder = user_dir()
+    found: dict[str, Path] = {}
+    if folder.is_dir():
+        for suffix in (".yml", ".yaml"):  # the later suffix wins
+            found.update((p.stem, p) for p in folder.glob(f"*{suffix}") if p.is_file())
+    return dict(sorted(found.items()))
+
+
+def routine_ids() -> dict[str, Path]:
+    """Every routine id a ROUTINE argument takes, and its file: a user routine replaces a built-in of its name."""
+    ids = {rid: library_dir() / f"{rid}.yaml" for rid in builtin_ids()}
+    ids.update(user_routines())
+    return dict(sorted(ids.items()))
+
+
+def near_misses(text: str, ids: list[str]) -> list[str]:
+    """The ids a mistyped ROUTINE probably meant: those it begins, then the closest spellings."""
+    low = text.lower()
+    starts = [i for i in ids if i.lower().startswith(low)] if low else []
+    close = difflib.get_close_matches(low, ids, n=3, cutoff=0.6)
+    return list(dict.fromkeys(starts + close))[:3]
+
+
 def find(ref: str | Path) -> Path:
-    """The file a ROUTINE argument names: a path, a built-in id, or a routine in the user's folder."""
+    """The file a ROUTINE argument names: a path, a routine in the user's folder, or a built-in id.
+
+    A user routine with a built-in's name replaces that built-in everywhere (list marks it).
+    """
     text = str(ref)
     path = Path(text).expanduser()
     if path.suffix in (".yaml", ".yml") or os.sep in text or "/" in text:
         return path
-    builtin = library_dir() / f"{text}.yaml"
-    if builtin.is_file() and text != "schedule":
-        return builtin
-    for suffix in (".yaml", ".yml"):
-        mine = user_dir() / f"{text}{suffix}"
-        if mine.is_file():
-            return mine
+    known = routine_ids()
+    if text in known:
+        return known[text]
     if path.is_file():
         return path
-    choices = ", ".join(builtin_ids())
-    hint = difflib.get_close_matches(text, builtin_ids(), n=1)
-    near = f" (did you mean '{hint[0]}'?)" if hint else ""
-    raise InputError(f"no routine '{text}'{near}: give a file path, a routine in {user_dir()}, or one of: {choices}")
+    hint = near_misses(text, list(known))
+    near = f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
+    choices = ", ".join(known)
+    raise InputError(f"no routine {quote(text)}{near}: give a file path, a routine in {user_dir()}, "
+                     f"or one of: {choices}")
 
 
 def load(ref: str | Path) -> Routine:
@@ -77,10 +105,17 @@ def load_text(text: str, source: str = "<routine>", folder: Path | None = None) 
 
 
 class Validator:
+    """Builds a Routine from located YAML, noting every problem it can find in one pass.
+
+    A field that is wrong is noted and left out, so the fields after it are checked
+    too; `routine()` raises one RoutineProblems listing them all, in file order.
+    """
+
     def __init__(self, path: Path, stack: tuple[str, ...], source_name: str | None = None):
         self.path = path
         self.source = source_name or str(path)
         self.stack = stack + (str(path.resolve()),)
+        self.problems: list[RoutineError] = []
 
     def at(self, node: Node) -> Where:
         return Where(self.source, node.line, node.col)
@@ -92,13 +127,46 @@ class Validator:
         line, col = mapping.keys.get(key, (mapping.line, mapping.col))
         return RoutineError(self.source, line, col, message)
 
+    def note(self, exc: RoutineError) -> None:
+        """Keep a problem and go on checking."""
+        for problem in getattr(exc, "problems", (exc,)):
+            if str(problem) not in {str(p) for p in self.problems}:
+                self.problems.append(problem)
+
+    def attempt(self, make, default=None):
+        """make(), or `default` with the problem noted when it raises a RoutineError."""
+        try:
+            return make()
+        except RoutineError as exc:
+            self.note(exc)
+            return default
+
+    def field(self, fields: dict[str, Node], key: str, parse, default=None):
+        """parse(fields[key]) when the key is there and valid, else `default`."""
+        return self.attempt(lambda: parse(fields[key]), default) if key in fields else default
+
     def check_keys(self, mapping: Node, allowed: tuple[str, ...], what: str) -> None:
+        """Raise for the first unknown key (the config and schedule files stop at their first problem)."""
+        for problem in self.unknown_keys(mapping, allowed, what)[0]:
+            raise problem
+
+    def keys(self, mapping: Node, allowed: tuple[str, ...], what: str) -> set[str]:
+        """Note every unknown key; return the keys suggested for them (a typo is not also a missing key)."""
+        problems, meant = self.unknown_keys(mapping, allowed, what)
+        for problem in problems:
+            self.note(problem)
+        return meant
+
+    def unknown_keys(self, mapping: Node, allowed: tuple[str, ...], what: str) -> tuple[list[RoutineError], set[str]]:
+        problems, meant = [], set()
         for key in mapping.value:
             if key not in allowed:
                 near = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"did you mean '{near[0]}'? " if near else ""
-                raise self.key_fail(mapping, key, f"unknown key '{key}' in {what}; {hint}expected one of: "
-                                    + ", ".join(allowed))
+                meant.update(near)
+                problems.append(self.key_fail(mapping, key, f"unknown key {quote(key, 40)} in {what}; {hint}"
+                                                            "expected one of: " + ", ".join(allowed)))
+        return problems, meant
 
     def mapping(self, node: Node, what: str) -> dict[str, Node]:
         if not isinstance(node.value, dict):
@@ -127,8 +195,8 @@ class Validator:
     def whole(self, node: Node, what: str, low: int, high: int = 10_000) -> int:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            found = document.describe(value) if not isinstance(value, int) or abs(value) < 10**12 else "a huge number"
-            raise self.fail(node, f"expected a whole number from {low} to {high} for {what}, found {found}")
+            raise self.fail(node, f"expected a whole number from {low} to {high} for {what}, "
+                                  f"found {document.describe(value)}")
         return value
 
     def countdown(self, node: Node) -> int:
@@ -137,62 +205,102 @@ class Validator:
     def volume(self, node: Node) -> float:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-            raise self.fail(node, f"expected a volume from 0 to 1, found {v!r}")
+            raise self.fail(node, f"expected a volume from 0 to 1, found {document.describe(v)}")
         return float(v)
 
     def seconds(self, node: Node, what: str, zero_ok: bool = False) -> float:
         if zero_ok:
             value = _seconds(node.value)
             if value is None or value < 0:
-                raise self.fail(node, f"{what}: expected {DURATION_HELP}, found {node.value!r}")
+                raise self.fail(node, f"{what}: expected {DURATION_HELP}, found {_found(node.value)}")
             return value
         try:
             return parse_duration(node.value)
         except ValueError as exc:
             raise self.fail(node, f"{what}: {exc}") from None
 
+    def done(self) -> None:
+        """Raise every problem noted so far as one RoutineProblems (own file first, in file order)."""
+        if self.problems:
+            mine = sorted((p for p in self.problems if p.source == self.source), key=lambda p: (p.line, p.col))
+            raise RoutineProblems(mine + [p for p in self.problems if p.source != self.source])
+
     # -- the routine ---------------------------------------------------------------
     def routine(self, root: Node) -> Routine:
         fields = self.mapping(root, "a routine")
-        self.check_keys(root, ROUTINE_KEYS, "the routine")
-        if "title" not in fields:
-            raise self.fail(root, "missing 'title': expected the routine's title, e.g. 'title: Morning routine'")
-        if "steps" not in fields:
-            raise self.fail(root, "missing 'steps': expected a list of steps")
-        opt = {k: self.text(fields[k], k) for k in ("description", "intro", "outro") if k in fields}
-        voice = self.voice(fields["voice"]) if "voice" in fields else VoiceSettings()
+        meant = self.keys(root, ROUTINE_KEYS, "the routine")
+        if "title" not in fields and "title" not in meant:
+            self.note(self.fail(root, "missing 'title': expected the routine's title, e.g. 'title: Morning routine'"))
+        if "steps" not in fields and "steps" not in meant:
+            self.note(self.fail(root, "missing 'steps': expected a list of steps"))
+        opt = {k: v for k in ("description", "intro", "outro")
+               if (v := self.field(fields, k, lambda n, k=k: self.text(n, k))) is not None}
+        title = self.field(fields, "title", lambda n: self.text(n, "the title"))
+        safety = self.field(fields, "safety", lambda n: self.flag(n, "safety"), True)
+        voice = self.field(fields, "voice", self.voice, VoiceSettings())
+        countdown = self.field(fields, "countdown", self.countdown, DEFAULT_COUNTDOWN)
+        chimes = self.field(fields, "chimes", self.chimes, ())
+        progression = self.field(fields, "progression", self.progression)
+        background = self.field(fields, "background", self.background)
+        steps = self.field(fields, "steps", self.steps, ())
         routine = Routine(
             id=self.path.stem,  # a built-in's id and a user routine's name alike
-            title=self.text(fields["title"], "the title"),
-            steps=self.steps(fields["steps"]),
+            title=title or "",
+            steps=steps,
             where=self.at(root),
-            safety=self.flag(fields["safety"], "safety") if "safety" in fields else True,
+            safety=safety,
             voice=voice,
-            countdown=self.countdown(fields["countdown"]) if "countdown" in fields else DEFAULT_COUNTDOWN,
-            chimes=self.chimes(fields["chimes"]) if "chimes" in fields else (),
+            countdown=countdown,
+            chimes=chimes,
             source=self.path,
-            progression=self.progression(fields["progression"]) if "progression" in fields else None,
-            background=self.background(fields["background"]) if "background" in fields else None,
-            background_where=self.at(fields["background"]) if "background" in fields else None,
+            progression=progression,
+            background=background,
+            background_where=self.at(fields["background"]) if background is not None else None,
             **opt,
         )
+        self.attempt(lambda: self.check_intervals(routine))
         if timed_seconds(routine) > MAX_TIMED_HOURS * 3600:
-            raise self.fail(root, f"the routine's timed work adds up to more than {MAX_TIMED_HOURS} hours; "
-                                  "expected a session a person can do")
+            self.note(self.fail(root, f"the routine's timed work adds up to more than {MAX_TIMED_HOURS} hours; "
+                                      "expected a session a person can do"))
+        self.done()
         return routine
+
+    def check_intervals(self, routine: Routine) -> None:
+        """Every timed interval must hold the chime that opens it before the one that closes it rings.
+
+        A step opens with the start chime (a rest with the end chime) at its first
+        sample and closes with the next chime at its last, so an interval shorter
+        than its opening chime plays the two on top of each other. The check is on
+        the routine as written; `--scale` may shorten a session below it on purpose.
+        """
+        lengths = chime_seconds(routine)
+        chimes = {**DEFAULT_CHIMES, **dict(routine.chimes)}
+        for step in routine.steps:
+            checks = [(step.duration, step.duration_where, "start", "'duration'")]
+            if step.repeat > 1 and step.rest > 0:
+                checks.append((step.rest, step.rest_where, "end", "'rest'"))
+            for seconds, where, role, what in checks:
+                need = lengths.get(chimes[role])
+                if where is not None and need is not None and seconds < need:
+                    opening = "start chime" if role == "start" else "end chime that opens a rest"
+                    self.note(where.error(f"{what}: {seconds:g} s is too short to hold the {need:g} s {opening} "
+                                          "before the next chime rings; expected at least "
+                                          f"{need:g} s (see 'Minimum length' in the routine format)"))
 
     def voice(self, node: Node) -> VoiceSettings:
         fields = self.mapping(node, "voice settings")
-        self.check_keys(node, VOICE_KEYS, "voice")
-        rate = self.whole(fields["rate"], "the speaking rate (words per minute)", 40) if "rate" in fields else None
-        volume = self.volume(fields["volume"]) if "volume" in fields else None
-        name = self.text(fields["voice"], "the voice") if "voice" in fields else None
+        self.keys(node, VOICE_KEYS, "voice")
+        rate = self.field(fields, "rate", lambda n: self.whole(n, "the speaking rate (words per minute)", 40))
+        volume = self.field(fields, "volume", self.volume)
+        name = self.field(fields, "voice", lambda n: self.text(n, "the voice"))
         return VoiceSettings(voice=name, rate=rate, volume=volume)
 
     def chimes(self, node: Node) -> tuple[tuple[str, str], ...]:
         fields = self.mapping(node, "chimes")
-        self.check_keys(node, CHIME_ROLES, "chimes")
-        return tuple((role, self.sound(value, f"the {role} chime")) for role, value in fields.items())
+        self.keys(node, CHIME_ROLES, "chimes")
+        out = [(role, self.attempt(lambda v=value, r=role: self.sound(v, f"the {r} chime")))
+               for role, value in fields.items() if role in CHIME_ROLES]
+        return tuple((role, name) for role, name in out if name is not None)
 
     def sound(self, node: Node, what: str) -> str:
         name = self.text(node, what)
@@ -229,113 +337,175 @@ class Validator:
             raise self.fail(node, f"expected a list of at least one step, found {found}")
         out: list[Step] = []
         for item in node.value:
-            fields = self.mapping(item, "a step")
+            fields = self.attempt(lambda i=item: self.mapping(i, "a step"))
+            if fields is None:
+                continue
             if "include" in fields:
-                out.extend(self.include(item))
+                out.extend(self.attempt(lambda i=item: self.include(i), ()))
             else:
-                out.append(self.step(item))
+                step = self.step(item)
+                if step is not None:
+                    out.append(step)
         return tuple(out)
 
     def include(self, node: Node) -> tuple[Step, ...]:
         fields = node.value
         if len(fields) > 1:
             other = next(k for k in fields if k != "include")
-            raise self.key_fail(node, other, f"'include' stands alone in its step; found '{other}' beside it")
+            raise self.key_fail(node, other, f"'include' stands alone in its step; found {quote(other, 40)} "
+                                             "beside it")
         ref_node = fields["include"]
         ref = self.text(ref_node, "the routine to include (a built-in id or a relative path)")
         if ref.endswith((".yaml", ".yml")) or "/" in ref:
-            target = self.path.parent / ref
+            target = self.path.parent / Path(ref).expanduser()
+            allowed = self.include_folders()
+            real = target.resolve()
+            if not any(real.is_relative_to(folder) for folder in allowed):
+                raise self.fail(ref_node, f"cannot include {quote(ref)}: expected a built-in id, or a file inside "
+                                          f"this routine's folder ({allowed[0]}) or your routine folder "
+                                          f"({allowed[1]})")
         else:
             target = library_dir() / f"{ref}.yaml"
             if not target.is_file():
                 choices = ", ".join(builtin_ids())
-                raise self.fail(ref_node, f"no built-in routine '{ref}' to include; expected a path ending in "
-                                          f".yaml or one of: {choices}")
+                raise self.fail(ref_node, f"no built-in routine {quote(ref)} to include; expected a path ending "
+                                          f"in .yaml or one of: {choices}")
         key = str(target.resolve())
         if key in self.stack:
             names = [Path(s).name for s in self.stack[self.stack.index(key):]] + [target.name]
             raise self.fail(ref_node, "include cycle: " + " -> ".join(names))
         if not target.is_file():
-            raise self.fail(ref_node, f"cannot include '{ref}': no such file {target}")
+            raise self.fail(ref_node, f"cannot include {quote(ref)}: no such file {target}")
         return load_file(target, self.stack).steps
 
-    def step(self, node: Node) -> Step:
+    def include_folders(self) -> list[Path]:
+        """Where an included file may lie: this file's folder (and below), the user's routines, the built-ins."""
+        return [p.resolve() for p in (self.path.parent, user_dir(), library_dir())]
+
+    def step(self, node: Node) -> Step | None:
+        """The step, or None (with its problems noted) when it cannot be built."""
         fields = node.value
-        self.check_keys(node, STEP_KEYS, "a step")
-        if "name" not in fields:
-            raise self.fail(node, "missing 'name': every step needs a name (or 'include' alone)")
-        if "duration" not in fields:
-            raise self.fail(node, "missing 'duration': expected the timed interval, e.g. 'duration: 30s'")
-        step = Step(
-            name=self.text(fields["name"], "the step's name"),
-            duration=self.seconds(fields["duration"], "'duration'"),
-            where=self.at(node),
-            folder=self.path.parent,
-        )
+        meant = self.keys(node, STEP_KEYS, "a step")
+        if "name" not in fields and "name" not in meant:
+            self.note(self.fail(node, "missing 'name': every step needs a name (or 'include' alone)"))
+        if "duration" not in fields and "duration" not in meant:
+            self.note(self.fail(node, "missing 'duration': expected the timed interval, e.g. 'duration: 30s'"))
+        name = self.field(fields, "name", lambda n: self.text(n, "the step's name"))
+        duration = self.field(fields, "duration", lambda n: self.seconds(n, "'duration'"))
         values: dict = {}
-        if "say" in fields:
-            values["say"] = self.text(fields["say"], "'say'")
-        if "prep" in fields:
-            values["prep"] = self.seconds(fields["prep"], "'prep'", zero_ok=True)
-        if "countdown" in fields:
-            values["countdown"] = self.countdown(fields["countdown"])
-        if "halfway" in fields:
-            h = fields["halfway"]
-            values["halfway"] = h.value if isinstance(h.value, bool) else self.text(h, "'halfway' (true or text)")
-        if "sides" in fields:
-            values["sides"] = self.sides(fields["sides"])
-        if "repeat" in fields:
-            values["repeat"] = self.whole(fields["repeat"], "repeat", 1, MAX_REPEAT)
+
+        def put(key: str, parse) -> None:
+            value = self.field(fields, key, parse)
+            if value is not None:
+                values[key] = value
+
+        put("say", lambda n: self.text(n, "'say'"))
+        put("prep", lambda n: self.seconds(n, "'prep'", zero_ok=True))
+        put("countdown", self.countdown)
+        put("halfway", lambda n: n.value if isinstance(n.value, bool) else self.text(n, "'halfway' (true or text)"))
+        put("sides", self.sides)
+        put("repeat", lambda n: self.whole(n, "repeat", 1, MAX_REPEAT))
         if "rest" in fields:
             if values.get("repeat", 1) < 2:
-                raise self.key_fail(node, "rest", "'rest' needs 'repeat' of 2 or more: it is the pause between "
-                                                  "repetitions")
-            values["rest"] = self.seconds(fields["rest"], "'rest'")
-        if "breathe" in fields:
-            values["breathe"] = self.breathe(fields["breathe"])
-        if "cues" in fields:
-            values["cues"] = self.cues(fields["cues"])
-        return replace(step, **values)
+                if "repeat" not in fields or "repeat" in values:  # a bad repeat is noted already
+                    self.note(self.key_fail(node, "rest", "'rest' needs 'repeat' of 2 or more: it is the pause "
+                                                          "between repetitions"))
+            else:
+                put("rest", lambda n: self.seconds(n, "'rest'"))
+                if "rest" in values:
+                    values["rest_where"] = self.at(fields["rest"])
+        put("breathe", self.breathe)
+        put("cues", self.cues)
+        if name is None or duration is None:
+            return None
+        return Step(name=name, duration=duration, where=self.at(node), folder=self.path.parent,
+                    duration_where=self.at(fields["duration"]), **values)
 
     def sides(self, node: Node) -> tuple[str, ...]:
         if not isinstance(node.value, list) or not node.value:
             raise self.fail(node, "expected a list of side names, e.g. 'sides: [right, left]'")
-        return tuple(self.text(item, "a side name") for item in node.value)
+        out = tuple(self.attempt(lambda i=item: self.text(i, "a side name")) for item in node.value)
+        if None in out:
+            raise RoutineProblems([])  # the sides were noted one by one; the step is left out
+        return out
 
     def breathe(self, node: Node) -> Breathe:
         fields = self.mapping(node, "a breathing pattern like {in: 4s, out: 6s}")
-        self.check_keys(node, BREATHE_KEYS, "breathe")
+        meant = self.keys(node, BREATHE_KEYS, "breathe")
+        phases = {}
         for key in ("in", "out"):
             if key not in fields:
-                raise self.fail(node, f"missing '{key}' in breathe; expected e.g. {{in: 4s, out: 6s}}")
-        for key in ("in", "out"):
-            if self.seconds(fields[key], f"breathing {key}") < MIN_BREATH_PHASE:
-                raise self.fail(fields[key], f"breathing {key}: expected at least {MIN_BREATH_PHASE:g} s")
-        return Breathe(
-            inhale=self.seconds(fields["in"], "breathing in"),
-            exhale=self.seconds(fields["out"], "breathing out"),
-            hold=self.seconds(fields["hold"], "'hold'", zero_ok=True) if "hold" in fields else 0.0,
-            hold_out=self.seconds(fields["hold_out"], "'hold_out'", zero_ok=True) if "hold_out" in fields else 0.0,
-            spoken=self.whole(fields["spoken"], "spoken breaths", 0) if "spoken" in fields else DEFAULT_SPOKEN_BREATHS,
-            where=self.at(node),
-        )
+                if key not in meant:
+                    self.note(self.fail(node, f"missing '{key}' in breathe; expected e.g. {{in: 4s, out: 6s}}"))
+                continue
+            seconds = self.attempt(lambda k=key: self.seconds(fields[k], f"breathing {k}"))
+            if seconds is not None and seconds < MIN_BREATH_PHASE:
+                self.note(self.fail(fields[key], f"breathing {key}: expected at least {MIN_BREATH_PHASE:g} s"))
+                seconds = None
+            phases[key] = seconds
+        hold = self.field(fields, "hold", lambda n: self.seconds(n, "'hold'", zero_ok=True), 0.0)
+        hold_out = self.field(fields, "hold_out", lambda n: self.seconds(n, "'hold_out'", zero_ok=True), 0.0)
+        spoken = self.field(fields, "spoken", lambda n: self.whole(n, "spoken breaths", 0), DEFAULT_SPOKEN_BREATHS)
+        if phases.get("in") is None or phases.get("out") is None:
+            raise RoutineProblems([])  # noted above
+        return Breathe(inhale=phases["in"], exhale=phases["out"], hold=hold, hold_out=hold_out, spoken=spoken,
+                       where=self.at(node))
 
     def cues(self, node: Node) -> tuple[Cue, ...]:
         if not isinstance(node.value, list):
             raise self.fail(node, "expected a list of cues like '- {at: 20s, say: Keep breathing.}'")
-        out = []
-        for item in node.value:
-            fields = self.mapping(item, "a cue like {at: 20s, say: ...}")
-            self.check_keys(item, CUE_KEYS, "a cue")
-            if "at" not in fields:
-                raise self.fail(item, "missing 'at' in a cue; expected e.g. {at: 20s, say: Keep breathing.}")
-            if ("say" in fields) == ("sound" in fields):
-                raise self.fail(item, "a cue needs exactly one of 'say' or 'sound'")
-            try:
-                anchor, offset = parse_offset(fields["at"].value)
-            except ValueError as exc:
-                raise self.fail(fields["at"], str(exc)) from None
-            say = self.text(fields["say"], "the cue's words") if "say" in fields else None
-            sound = self.sound(fields["sound"], "the cue's sound") if "sound" in fields else None
-            out.append(Cue(anchor, offset, say, sound, self.at(item)))
-        return tuple(out)
+        found = [self.attempt(lambda i=item: self.cue(i)) for item in node.value]
+        if None in found:
+            raise RoutineProblems([])  # noted one by one
+        return tuple(found)
+
+    def cue(self, item: Node) -> Cue:
+        fields = self.mapping(item, "a cue like {at: 20s, say: ...}")
+        self.keys(item, CUE_KEYS, "a cue")
+        if "at" not in fields:
+            raise self.fail(item, "missing 'at' in a cue; expected e.g. {at: 20s, say: Keep breathing.}")
+        if ("say" in fields) == ("sound" in fields):
+            raise self.fail(item, "a cue needs exactly one of 'say' or 'sound'")
+        try:
+            anchor, offset = parse_offset(fields["at"].value)
+        except ValueError as exc:
+            raise self.fail(fields["at"], str(exc)) from None
+        say = self.text(fields["say"], "the cue's words") if "say" in fields else None
+        sound = self.sound(fields["sound"], "the cue's sound") if "sound" in fields else None
+        return Cue(anchor, offset, say, sound, self.at(item))
+
+
+def chime_seconds(routine: Routine) -> dict[str, float]:
+    """The length in seconds of each chime the routine's intervals open and close with."""
+    names = {**DEFAULT_CHIMES, **dict(routine.chimes)}
+    out: dict[str, float] = {}
+    for role in ("start", "end"):
+        name = names[role]
+        try:
+            out[name] = _sound_seconds(name, routine.folder)
+        except (InputError, RuntimeError, OSError, EOFError, wave.Error):  # reported where the chime is named
+            continue
+    return out
+
+
+def _sound_seconds(name: str, folder: Path | None) -> float:
+    if "/" not in name and "\\" not in name and not Path(name).suffix:
+        # a built-in WAV: read its header with the standard library, so loading a routine
+        # does not import numpy and libsndfile (a third of a second for `list`)
+        return _wav_seconds(str(resources.files("voicecoach.soundfiles") / f"{name}.wav"))
+    import soundfile
+
+    from .. import sounds
+
+    info = soundfile.info(str(sounds.resolve(name, folder)))
+    return info.frames / info.samplerate
+
+
+@functools.lru_cache(maxsize=32)
+def _wav_seconds(path: str) -> float:
+    with wave.open(path, "rb") as w:
+        return w.getnframes() / w.getframerate()
+
+
+def _found(value: object) -> str:
+    return quote(value, 40) if isinstance(value, str) else document.describe(value)

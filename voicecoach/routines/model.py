@@ -86,6 +86,8 @@ class Step:
     repeat: int = 1
     rest: float = 0.0
     folder: Path | None = None  # where the step's own sound files are looked up
+    duration_where: Where | None = None  # where `duration` and `rest` were written, for errors about them
+    rest_where: Where | None = None
 
 
 @dataclass(frozen=True)

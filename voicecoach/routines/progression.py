@@ -38,7 +38,7 @@ class Progression:
 def parse_progression(builder, node) -> Progression:
     """Read the `progression` mapping of a routine (errors at their line, via the builder)."""
     fields = builder.mapping(node, "a progression like {from: 30s, to: 2m, step: 15s, every: 3}")
-    builder.check_keys(node, PROGRESSION_KEYS, "progression")
+    builder.keys(node, PROGRESSION_KEYS, "progression")
     for key in ("from", "to"):
         if key not in fields:
             raise builder.fail(node, f"missing '{key}' in progression; expected e.g. {{from: 30s, to: 2m}}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import ExportError, InputError
 from ..files import reason, write_text
-from .loader import user_dir
+from .loader import builtin_ids, user_dir
 from .schema import schema
 
 STARTER = """\
@@ -47,14 +47,17 @@ def write_starter(name: str, force: bool = False, folder: Path | None = None) ->
     """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
         raise InputError(f"'{name}' is not a routine name; expected letters, digits, '-' or '_'")
+    if name in builtin_ids():  # it would replace the built-in everywhere, which `new` is not for
+        raise InputError(f"'{name}' is the name of a built-in routine; choose another name, e.g. 'my-{name}'")
     folder = folder or user_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # a read-only config folder: the same error as a file that cannot be written
         raise ExportError(f"cannot create the routine folder {folder}: {reason(err)}") from None
     path = folder / f"{name}.yaml"
-    if path.exists() and not force:
-        raise InputError(f"{path} exists already; choose another name or pass --force")
+    existing = next((p for p in (path, folder / f"{name}.yml") if p.exists()), None)
+    if existing and not force:
+        raise InputError(f"{existing} exists already; choose another name or pass --force")
     schema_path = folder / "voicecoach.schema.json"
     write_text(schema_path, json.dumps(schema(), indent=2))
     title = name.replace("-", " ").replace("_", " ").capitalize()

@@ -113,13 +113,14 @@ class Pyttsx3Engine:
 
 # ------------------------------------------------------------------ command engine
 
-_PLACEHOLDER = re.compile(r"\{(text|out)\}")
+DEFAULT_COMMAND_RATE = 140  # words per minute, as voicecoach speaks by default
+_PLACEHOLDER = re.compile(r"\{(text|out|rate)\}")
 
 
 class CommandEngine:
     """Any TTS program, run without a shell: ``{text}`` in an argument becomes the
     phrase (else the phrase goes to stdin), ``{out}`` the WAV path (else the program
-    writes audio to stdout). Arguments are substituted in one pass, so a phrase
+    writes audio to stdout), ``{rate}`` the speaking rate in words per minute. Arguments are substituted in one pass, so a phrase
     containing "{out}" is spoken literally. A phrase is one argument, never parsed
     by a shell; put ``--`` before ``{text}`` if the program may read a phrase that
     starts with "-" as an option. Its voices are chosen in its own arguments, so
@@ -129,12 +130,13 @@ class CommandEngine:
         if not voice.command:
             raise InputError("the command engine needs a command, e.g. --tts-command 'espeak-ng -w {out} {text}'")
         self.command = voice.command
+        self.rate = voice.rate or DEFAULT_COMMAND_RATE  # for a {rate} placeholder: words per minute
 
     def voices(self) -> list[VoiceInfo]:
         return []
 
     def synthesize(self, text: str, out: Path, timeout: float) -> None:
-        values = {"text": text, "out": str(out)}
+        values = {"text": text, "out": str(out), "rate": str(self.rate)}
         args = [_PLACEHOLDER.sub(lambda m: values[m.group(1)], a) for a in self.command]
         text_on_stdin = not any("{text}" in a for a in self.command)
         audio_on_stdout = not any("{out}" in a for a in self.command)
