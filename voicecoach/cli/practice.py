@@ -241,7 +241,7 @@ def remind(
                 n, total = (done + 1, count) if count else desk.slot_in_day(deadline, period, start, end)
                 typer.echo(f"{deadline:%H:%M} desk break ({n} of {total}{'' if count else ' today'})")
                 try:
-                    live.play(tl, render, on_end=history.recorder(routine, tl, scale))
+                    live.play(tl, render, on_end=history.recorder(routine, tl))
                 finally:
                     if not done:
                         say_mpris_off(live)  # once: the reason is the same at every break
