@@ -64,3 +64,24 @@ def test_a_second_session_is_refused_and_a_killed_one_leaves_no_lock(pulse_serve
     third = play(user_env, short, timeout=120)
     assert third.returncode == 0, third.stderr
     assert third.stdout.startswith("Finished Short check")
+
+
+def test_desk_mode_holds_the_lock_between_breaks_and_says_so(pulse_server, user_env, tmp_path):
+    short = tmp_path / "short.yaml"
+    short.write_text(SHORT)
+    # a window from the last full hour to two hours on, a break every three hours: the slots are
+    # the window's ends, so the next break is at least an hour away
+    hour = time.localtime().tm_hour
+    desk = subprocess.Popen([sys.executable, "-m", "voicecoach", "remind", "--every", "180m", "--hours",
+                             f"{(hour + 23) % 24}-{(hour + 2) % 24}"],
+                            env=user_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert desk.stdout.readline().startswith("Desk breaks every ")  # prepared, now waiting
+        refused = play(user_env, short, timeout=60)
+    finally:
+        desk.terminate()
+        desk.wait(10)
+    assert refused.returncode == 3
+    assert refused.stderr == (f"voicecoach: another live session is playing (desk mode, voicecoach remind, "
+                              f"pid {desk.pid}); stop it first, or wait for it to end\n")

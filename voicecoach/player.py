@@ -370,8 +370,8 @@ class SessionLock:
         self.path = path or lock_path()
         self._fd: int | None = None
 
-    def take(self) -> None:
-        """Hold the lock; SessionBusy when another process holds it."""
+    def take(self, what: str = "getting ready") -> None:
+        """Hold the lock, saying `what` this session does; SessionBusy when another process holds it."""
         try:
             import fcntl
         except ImportError:  # not a Unix: no lock
@@ -388,7 +388,7 @@ class SessionLock:
             os.close(fd)
             raise SessionBusy(f"another live session is playing ({holder}); stop it first, or wait for it to end")
         self._fd = fd
-        self.note("getting ready")
+        self.note(what)
 
     def note(self, what: str) -> None:
         """Say in the lock file what this session plays now."""
@@ -425,7 +425,8 @@ class LivePlay:
     `mpris_off` says why. `pause_others` pauses the other players that are
     playing when a session starts, and resumes them when it ends, however it ends.
     With `lock` (the default) only one LivePlay of this user is open at a time:
-    another one raises SessionBusy (see SessionLock).
+    another one raises SessionBusy (see SessionLock), whose message says what
+    plays, or `purpose` between sessions (desk mode waiting for its next break).
 
     SIGHUP and SIGTERM while a session plays end it as Ctrl-C does: the sound
     stops, paused players resume, `on_end` runs, and Interrupted is raised with
@@ -435,14 +436,15 @@ class LivePlay:
     """
 
     def __init__(self, backend: str | None = None, device: str | None = None, mpris: bool = True,
-                 pause_others: bool = False, lock: bool = True):
+                 pause_others: bool = False, lock: bool = True, purpose: str = "getting ready"):
         self.backend = backend
         self.device = device
         self.pause_others = pause_others
+        self.purpose = purpose
         self.mpris_off: str | None = None  # why the last session was not on the bus (None: it was, or not asked)
         self._lock = SessionLock() if lock else None
         if self._lock is not None:
-            self._lock.take()
+            self._lock.take(purpose)
         try:
             self._mpris = self._load_mpris() if mpris else None
             self._sink = self._open()
@@ -537,6 +539,8 @@ class LivePlay:
             finally:
                 if sink is not None:
                     sink.stop()
+                if self._lock is not None:
+                    self._lock.note(self.purpose)
                 if remote is not None:  # after the sound stopped, so resumed music never overlaps it
                     remote.close()
                     self.mpris_off = remote.failure

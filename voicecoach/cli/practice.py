@@ -231,7 +231,8 @@ def remind(
         cfg = load_config()
         scale = minute_seconds / 60
         # the device is opened before the slow part, so "no audio device" comes within seconds
-        with LivePlay(backend or cfg.backend, device or cfg.device, **hands_free(mpris, pause_others, cfg)) as live:
+        with LivePlay(backend or cfg.backend, device or cfg.device, **hands_free(mpris, pause_others, cfg),
+                      purpose="desk mode, voicecoach remind") as live:
             routine, tl, render = desk.prepare_break(
                 scale, lambda r: noted(voice_for(r, voice, wpm, None, tts_command, cfg, engine,
                                                  str(voice_model) if voice_model else None)), period, every)
