@@ -92,7 +92,9 @@ def test_closing_the_terminal_ends_the_session_as_sighup_does(pulse_server, user
                      "--pause-others"], user_env)
     wait_listed(user_env, term.proc.pid)
     wait_for_second_step(rec, timeline)
-    os.close(term.master)  # the terminal window closes: the panel's writes now fail
+    os.close(term.master)  # the terminal window closes: the panel's writes and the key reads now fail
+    time.sleep(0.5)  # the hang-up comes a little later: meanwhile the session plays on, reading no keys
+    assert term.proc.poll() is None, term.proc.stderr.read().decode()
     sent = time.monotonic()
     term.proc.send_signal(signal.SIGHUP)
     code = term.proc.wait(15)

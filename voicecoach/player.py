@@ -171,9 +171,21 @@ def keyboard(enabled: bool) -> Iterator[Callable[[], str | None]]:
     try:
         tty.setcbreak(fd)
 
+        gone = False  # the terminal was closed: it reads as ready, then fails (EIO) or ends, forever
+
         def read() -> str | None:
-            ready, _, _ = select.select([fd], [], [], 0)
-            return os.read(fd, 1).decode(errors="ignore") if ready else None
+            nonlocal gone
+            if gone:
+                return None
+            try:
+                ready, _, _ = select.select([fd], [], [], 0)
+                data = os.read(fd, 1) if ready else None
+            except OSError:
+                data = b""
+            if data == b"":
+                gone = True  # no more keys; the hang-up signal that comes with it ends the session
+                return None
+            return data.decode(errors="ignore") if data else None
 
         yield read
     finally:
