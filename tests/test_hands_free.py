@@ -323,7 +323,7 @@ def test_stop_over_the_bus_ends_the_session_as_q_does(pulse_server, user_env, mu
     time.sleep(0.5)
     recording = rec.stop()
     assert (proc.returncode, err) == (q_code, "")
-    assert out.startswith("Quit after 0:0") and out.endswith(" of 0:27.\n")
+    assert out.startswith("Quit after 0:0") and " of 0:27, in step 1 of 4 (Hold).\n" in out
     assert (last_history(user_env)["finished"], q_entry["finished"]) == (False, False)
     last_sound = rec.time_of(int(np.flatnonzero(np.abs(recording) > 1e-3)[-1]))
     assert last_sound - sent < 1.0  # the sound stopped within a second of the command

@@ -268,5 +268,5 @@ def test_today_play_plays_the_plan_through_a_real_sound_server(private_dirs, mon
     result = run("today", "--date", "2024-03-04", "--play")
     assert result.exit_code == 0, result.output
     done = [line for line in lines(result.stdout) if line.startswith("Finished")]
-    assert [line.split(" (")[0] for line in done] == ["Finished Tiny one", "Finished Tiny two"]
+    assert [line.split(" (")[0] for line in done] == ["Finished 2 routines: Tiny one + Tiny two"]  # one plan
     assert load_schedule().for_date(date(2024, 3, 4)) == ["one", "two"]

@@ -10,6 +10,7 @@ The library API (what the CLI, the tests and bench/ use)::
     vc.export_session(session, "m.mp3")                # one audio file, with chapters
     with vc.LivePlay() as live:                       # the sound device, opened at once
         live.play(session.timeline, session.render, on_end=vc.recorder(routine, session.timeline))
+        live.play_plan([vc.Part(s.timeline, s.render) for s in sessions])  # a plan: q ends all of it
     vc.todays_plan(datetime.date.today())             # the routine ids the weekly schedule names
 
 Names are imported on first use, so `import voicecoach` stays fast.
@@ -37,6 +38,8 @@ _API = {
     "export_routine": ("voicecoach.export", "export_routine"),
     "LivePlay": ("voicecoach.player", "LivePlay"),
     "Outcome": ("voicecoach.player", "Outcome"),
+    "Part": ("voicecoach.player", "Part"),
+    "PlanOutcome": ("voicecoach.player", "PlanOutcome"),
     "Interrupted": ("voicecoach.player", "Interrupted"),
     "recorder": ("voicecoach.practice.history", "recorder"),
     "todays_plan": ("voicecoach.practice.plan", "todays_plan"),

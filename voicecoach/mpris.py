@@ -102,14 +102,10 @@ class Mpris:
     """
 
     def __init__(self, timeline: Timeline, pause_others: bool = False):
-        self.album = timeline.title
-        self.sample_rate = timeline.sample_rate
-        self.tracks = tracks(timeline)
         self.pause_others = pause_others
         self.failure: str | None = None  # why voicecoach is not on the bus, once known
         self.commands: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._starts = [t.start for t in self.tracks]
-        self._state = (0, False, time.monotonic())  # sample, paused, when: always replaced whole
+        self._set(timeline)
         self._shown = (0, False)  # track index and paused, as last announced on the bus
         self._loop = None  # the bus thread's loop while it serves, else None
         self._thread: threading.Thread | None = None
@@ -119,6 +115,29 @@ class Mpris:
         self._player_iface: Player | None = None
 
     # ------------------------------------------------------------ the player's side
+
+    def _set(self, timeline: Timeline) -> None:
+        # The bus thread reads these while the player's loop may change them: each is
+        # replaced whole, tracks and their starts in one tuple, so a read never mixes two routines.
+        self.album = timeline.title
+        self.sample_rate = timeline.sample_rate
+        found = tracks(timeline)
+        self._track_list = (found, [t.start for t in found])
+        self._state = (0, False, time.monotonic())  # sample, paused, when: always replaced whole
+
+    @property
+    def tracks(self) -> tuple[Track, ...]:
+        return self._track_list[0]
+
+    def load(self, timeline: Timeline) -> None:
+        """The next routine of a plan: its steps become the tracks, announced at once; the bus name stays.
+
+        Staying on the bus keeps the players paused with --pause-others paused
+        between two routines of a plan.
+        """
+        self._set(timeline)
+        self._shown = (-1, False)  # whatever the first publish says is news
+        self.publish(0, False)
 
     def start(self) -> None:
         """Start serving in a thread of its own; returns at once and never raises for the bus."""
@@ -136,7 +155,7 @@ class Mpris:
         """Where the session is now. Stores one tuple; wakes the bus thread only when something it shows changed."""
         previous = self._state[0]
         self._state = (sample, paused, time.monotonic())
-        shown = (bisect.bisect_right(self._starts, sample) - 1, paused)
+        shown = (bisect.bisect_right(self._track_list[1], sample) - 1, paused)
         if shown != self._shown:
             self._shown = shown
             self._wake(self._announce)
@@ -237,7 +256,8 @@ class Mpris:
 
     def _now(self) -> tuple[int, Track, bool, float]:
         sample, paused, when = self._state
-        return sample, self.tracks[max(0, bisect.bisect_right(self._starts, sample) - 1)], paused, when
+        found, starts = self._track_list
+        return sample, found[max(0, bisect.bisect_right(starts, sample) - 1)], paused, when
 
     def status(self) -> str:
         return "Paused" if self._state[1] else "Playing"

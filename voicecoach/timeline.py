@@ -99,10 +99,19 @@ class Timeline:
     steps: tuple[StepSpan, ...] = field(default_factory=tuple)
     events: tuple[Event, ...] = field(default_factory=tuple)
     background: BedPlan | None = None  # the bed under the voice, if any (bed.plan)
+    # How many steps the routine has: more than `steps` holds when the session
+    # starts at a later step (--from), whose spans keep their real index.
+    step_count: int | None = None
+    lead_in_samples: int = 0  # the get-ready time at the start (live play), before anything else is said
 
     @property
     def seconds(self) -> float:
         return self.total_samples / self.sample_rate
+
+    @property
+    def steps_in_routine(self) -> int:
+        """How many steps the routine has, counting those before a later start step."""
+        return self.step_count if self.step_count is not None else len(self.steps)
 
     @property
     def timed_samples(self) -> int:
@@ -117,7 +126,9 @@ class Timeline:
             "total_samples": self.total_samples,
             "steps": [s.to_dict() for s in self.steps],
             "events": [e.to_dict() for e in self.events],
-        } | ({"background": self.background.to_dict()} if self.background else {})
+        } | ({"background": self.background.to_dict()} if self.background else {}) \
+            | ({"step_count": self.step_count} if self.step_count not in (None, len(self.steps)) else {}) \
+            | ({"lead_in_samples": self.lead_in_samples} if self.lead_in_samples else {})
 
 
 # ------------------------------------------------------------------ compiling
@@ -175,6 +186,7 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
     pos = 0
     if options.lead_in > 0:
         pos = max(clock.say(wording.GET_READY, 0, None) + gap, samples(options.lead_in, rate))
+    lead_in = pos
     if options.start_step == 0:
         for text in (routine.intro, wording.safety(routine, options)):
             if text:
@@ -208,7 +220,8 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
     pos = clock.play("chime", chimes["complete"], pos, None, "complete")
     total = pos + samples(options.tail, rate)
     events = tuple(sorted(clock.events, key=lambda e: (e.sample, e.kind)))
-    return Timeline(routine.id, routine.title, rate, total, tuple(spans), events)
+    return Timeline(routine.id, routine.title, rate, total, tuple(spans), events, step_count=len(steps),
+                    lead_in_samples=lead_in)
 
 
 def _offset(cue, n: int, scale: float, rate: int) -> int:

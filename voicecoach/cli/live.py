@@ -7,6 +7,8 @@ says how it ended. The playing itself is the library's `LivePlay`.
 from __future__ import annotations
 
 import contextlib
+import os
+import shlex
 import sys
 from dataclasses import dataclass
 
@@ -42,16 +44,13 @@ class PlayChoices:
 
 
 def play_routines(refs: list[str], choices: PlayChoices) -> None:
-    """Play each routine in turn; a failed or interrupted one stops the rest (exit code as documented)."""
-    for ref in refs:
-        play_routine(ref, choices)
+    """Play the routines as one plan (one routine for `play`): q, Stop or a signal ends all of it.
 
-
-def play_routine(ref: str, choices: PlayChoices) -> None:
-    """Play one routine live, as the `play` command does."""
+    Every routine is prepared before the first plays, so the panel and the
+    summary know the plan's length; each one that played is recorded.
+    """
     from ..config import load_config
-    from ..duration import clock
-    from ..player import Interrupted, LivePlay, keyboard, step_at
+    from ..player import Interrupted, LivePlay, Part, keyboard
     from ..practice import history
     from ..practice.plan import at_current_level
     from ..practice.safety import confirm_safety
@@ -62,44 +61,84 @@ def play_routine(ref: str, choices: PlayChoices) -> None:
 
     with handled():
         entries, _ = history.read()
-        r = load(ref)
-        r = at_level(r, choices.level) if choices.level else at_current_level(r, entries)
+        routines = [load(ref) for ref in refs]
+        routines = [at_level(r, choices.level) if choices.level else at_current_level(r, entries) for r in routines]
         cfg = load_config()
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         if interactive and not confirm_safety(typer.confirm):
             typer.echo("Not playing. Please have a professional check first; `voicecoach safety` lists "
                        "the warning signs.")
             return
-        start_step = pick_step(r, choices.from_step) if choices.from_step else 0
+        starts = [pick_step(r, choices.from_step) if choices.from_step else 0 for r in routines]
         lead = choices.lead_in if choices.lead_in is not None else (cfg.lead_in if cfg.lead_in is not None else 5.0)
         # open the device before the slow part, so "no audio device" comes within seconds
         with LivePlay(choices.backend or cfg.backend, choices.device or cfg.device,
                       **hands_free(choices.mpris, choices.pause_others, cfg)) as live:
-            opts = options(choices.sample_rate, choices.scale, not choices.no_safety, lead_in=lead,
-                           start_step=start_step,
-                           background=bed_choice(choices.background, choices.no_background, choices.duck,
-                                                 choices.background_level, cfg))
-            voice = noted(voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg,
-                                    choices.engine, choices.voice_model))
-            with console_progress("Preparing speech") as progress:
-                session = prepare_session(r, opts, voice, progress)
-            tl = session.timeline
+            parts = []
+            for r, start in zip(routines, starts):
+                opts = options(choices.sample_rate, choices.scale, not choices.no_safety,
+                               lead_in=lead, start_step=start,
+                               background=bed_choice(choices.background, choices.no_background, choices.duck,
+                                                     choices.background_level, cfg))
+                voice = noted(voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg,
+                                        choices.engine, choices.voice_model))
+                with console_progress("Preparing speech") as progress:
+                    session = prepare_session(r, opts, voice, progress)
+                parts.append(Part(session.timeline, session.render, history.recorder(r, session.timeline)))
             try:
                 with keyboard(interactive) as keys, _panel(interactive) as show:
-                    outcome = live.play(tl, session.render, keys=keys, show=show,
-                                        on_end=history.recorder(r, tl, choices.scale))
+                    outcome = live.play_plan(parts, keys=keys, show=show)
             except Interrupted as stop:
-                span = step_at(tl, stop.outcome.position)
-                where = f", in step {span.index + 1} of {len(tl.steps)} ({span.title})" if span else ""
-                typer.echo(f"Stopped after {clock(stop.outcome.position / tl.sample_rate)} of "
-                           f"{clock(tl.seconds)}{where}.", err=True)
-                raise typer.Exit(130) from None
+                _say(summary(stop.outcome, parts, refs, "Stopped"), err=True)
+                _say(stop.outcome.warnings, err=True)
+                raise typer.Exit(128 + stop.outcome.signal) from None
             finally:
                 say_mpris_off(live)
-        if outcome.finished:
-            typer.echo(f"Finished {tl.title} ({clock(tl.seconds)}).")
-        else:
-            typer.echo(f"Quit after {clock(outcome.position / tl.sample_rate)} of {clock(tl.seconds)}.")
+    typer.echo(summary(outcome, parts, refs, "Quit"))
+    _say(outcome.warnings, err=True)
+
+
+def summary(outcome, parts, refs: list[str], verb: str) -> str:
+    """How a plan ended, for the terminal: what was played of how much, and how to go on if it stopped early."""
+    from ..duration import clock
+    from ..player import step_at
+
+    rate = parts[0].timeline.sample_rate
+    titles = [p.timeline.title for p in parts]
+    total = clock(outcome.total / rate)
+    if outcome.finished:
+        return (f"Finished {titles[0]} ({total})." if len(parts) == 1 else
+                f"Finished {len(parts)} routines: {' + '.join(titles)} ({total}).")
+    k = outcome.part
+    timeline = parts[k].timeline
+    here = outcome.outcomes[k].position if outcome.outcomes else 0
+    span = step_at(timeline, here)
+    where = [f"routine {k + 1} of {len(parts)} ({timeline.title})"] if len(parts) > 1 else []
+    if span is not None:
+        where.append(f"step {span.index + 1} of {timeline.steps_in_routine} ({span.title})")
+    line = f"{verb} after {clock(outcome.position / rate)} of {total}" + (", in " + ", ".join(where) if where else "")
+    # go on from the step that was cut short (or the one the session started at)
+    first = span.index if span is not None else (timeline.steps[0].index if timeline.steps else 0)
+    rest = [f"voicecoach play {shlex.quote(refs[k])}" + (f" --from {first + 1}" if first else "")]
+    rest += [f"voicecoach play {shlex.quote(ref)}" for ref in refs[k + 1:]]
+    return f"{line}.\nContinue with: " + ", then ".join(rest)
+
+
+def _say(text, err: bool = False) -> None:
+    """Print `text` (a line, or warnings one line each); a terminal that was closed (SIGHUP) takes nothing.
+
+    Once a write fails, stdout and stderr go to /dev/null, so Python's flush at
+    exit cannot fail too and turn the exit code into 120.
+    """
+    lines = [text] if isinstance(text, str) else [f"voicecoach: warning: {w}" for w in text]
+    try:
+        for line in lines:
+            typer.echo(line, err=err)
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
 
 
 def hands_free(mpris: bool | None, pause_others: bool | None, cfg) -> dict[str, bool]:
@@ -122,7 +161,12 @@ def _panel(enabled: bool):
 
     @contextlib.contextmanager
     def panel():
-        with Live("", refresh_per_second=4, transient=True) as live:
+        live = Live("", refresh_per_second=4, transient=True)
+        live.start()
+        try:
             yield lambda text: live.update(text)
+        finally:
+            with contextlib.suppress(OSError):  # the terminal was closed (SIGHUP): nothing to clear
+                live.stop()
 
     return panel()

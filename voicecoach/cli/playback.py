@@ -89,9 +89,9 @@ def play(
     pause_others: Optional[bool] = PauseOthersOpt,
 ) -> None:
     """Speak and play a routine live, hands-free: space pauses, n skips, b restarts the step, q quits."""
-    from .live import PlayChoices, play_routine
+    from .live import PlayChoices, play_routines
 
-    play_routine(routine, PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
-                                      lead_in, level, sample_rate, background, no_background, duck, background_level,
-                                      mpris, pause_others, engine=engine,
-                                      voice_model=str(voice_model) if voice_model else None))
+    play_routines([routine], PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
+                                         lead_in, level, sample_rate, background, no_background, duck,
+                                         background_level, mpris, pause_others, engine=engine,
+                                         voice_model=str(voice_model) if voice_model else None))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
 from datetime import date, time
 from pathlib import Path
@@ -230,7 +231,8 @@ def remind(
         cfg = load_config()
         scale = minute_seconds / 60
         # the device is opened before the slow part, so "no audio device" comes within seconds
-        with LivePlay(backend or cfg.backend, device or cfg.device, **hands_free(mpris, pause_others, cfg)) as live:
+        with LivePlay(backend or cfg.backend, device or cfg.device, **hands_free(mpris, pause_others, cfg),
+                      purpose="desk mode, voicecoach remind") as live:
             routine, tl, render = desk.prepare_break(
                 scale, lambda r: noted(voice_for(r, voice, wpm, None, tts_command, cfg, engine,
                                                  str(voice_model) if voice_model else None)), period, every)
@@ -241,7 +243,9 @@ def remind(
                 n, total = (done + 1, count) if count else desk.slot_in_day(deadline, period, start, end)
                 typer.echo(f"{deadline:%H:%M} desk break ({n} of {total}{'' if count else ' today'})")
                 try:
-                    live.play(tl, render, on_end=history.recorder(routine, tl, scale))
+                    outcome = live.play(tl, render, on_end=history.recorder(routine, tl))
+                    for warning in outcome.warnings:
+                        typer.echo(f"voicecoach: warning: {warning}", err=True)
                 finally:
                     if not done:
                         say_mpris_off(live)  # once: the reason is the same at every break
@@ -258,9 +262,10 @@ def remind(
                        f"the first at {first:%H:%M}. Ctrl-C stops.")
             try:
                 desk.run(wall, prompt, period, start, end, count, on_skip=skipped)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as stop:  # Ctrl-C, or SIGHUP/SIGTERM during a break (player.Interrupted)
                 typer.echo(f"Stopped; {_breaks(done)} done.", err=True)
-                raise typer.Exit(130) from None
+                outcome = getattr(stop, "outcome", None)
+                raise typer.Exit(128 + (outcome.signal if outcome is not None else signal.SIGINT)) from None
             typer.echo(f"Done: {_breaks(done)}.")
 
 

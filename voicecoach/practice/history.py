@@ -220,18 +220,21 @@ def finished_count(entries: list[Entry], routine_id: str) -> int:
     return sum(1 for e in entries if e.routine == routine_id and e.finished)
 
 
-def recorder(routine, timeline, scale: float = 1.0, path: Path | None = None):
+def recorder(routine, timeline, path: Path | None = None):
     """An `on_end(outcome)` for LivePlay.play that appends the session (finished or not) to the history.
 
-    The start time is taken now, when the session is about to play.
+    The work done and the work planned both come from `timeline`, so a scaled
+    session (--scale) or one started at a later step records what it really
+    asked of the body. The start time is when the sound began (the outcome's),
+    else when this recorder was made.
     """
     from ..player import timed_done
-    from ..routines import timed_seconds
 
-    started = local_now()
+    made = local_now()
 
     def on_end(outcome) -> None:
+        started = getattr(outcome, "started", None) or made
         record(Entry(routine.id, timeline.title, started, timed_done(timeline, outcome.position),
-                     timed_seconds(routine) * scale, outcome.finished), path)
+                     timeline.timed_samples / timeline.sample_rate, outcome.finished), path)
 
     return on_end

@@ -1,0 +1,46 @@
+"""A history that cannot be written: the session plays and finishes, then one warning line, exit 0.
+
+The data folder is made read-only with a read-only bind mount in a private
+mount namespace, which stops root too (permissions would not).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
+
+SHORT = """\
+title: Short check
+safety: false
+countdown: 2
+steps:
+  - name: Hold
+    duration: 2s
+    prep: 0.5s
+"""
+# Bind the folder onto itself, make that read-only, then run the command: only this process tree sees it.
+READ_ONLY = 'd="$1"; shift; mount --bind "$d" "$d" && mount -o remount,ro,bind "$d" && exec "$@"'
+
+
+def test_an_unwritable_history_is_a_warning_after_the_finished_line(pulse_server, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    history = data / "history.jsonl"
+    before = ('{"routine": "kd4", "title": "KD4", "started": "2026-01-05T07:30:00+01:00", "seconds": 70.0, '
+              '"total": 70.0, "finished": true}\n')
+    history.write_text(before)
+    routine = tmp_path / "short.yaml"
+    routine.write_text(SHORT)
+    env = {**os.environ, **pulse_server.env, "VOICECOACH_CACHE_DIR": str(tmp_path / "cache"),
+           "VOICECOACH_DATA": str(data), "VOICECOACH_CONFIG": str(tmp_path / "config.yaml")}
+    result = subprocess.run(["unshare", "-m", "sh", "-c", READ_ONLY, "sh", str(data),
+                             sys.executable, "-m", "voicecoach", "play", str(routine), "--lead-in", "0"],
+                            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Finished Short check (0:") and result.stdout.count("\n") == 1
+    assert result.stderr == f"voicecoach: warning: cannot write the history {history}: Read-only file system\n"
+    assert history.read_text() == before  # really not written: the mount stopped root
