@@ -17,12 +17,13 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from importlib import resources
 
 from ..errors import VoicecoachError
 from .cover import cover_png
+from .episodes import TODAY
 from .feed import CONTENT_TYPES, Channel, Item, feed_xml
 
 MAX_PATH = 200  # bytes: the longest name here is under 90; anything longer is not ours
@@ -183,10 +184,13 @@ class App:
                           description="Voice-guided routines from voicecoach on your computer: today's plan "
                                       "and every routine, with a chapter per step.")
         items = []
+        made = {ep.id: datetime.fromtimestamp(int(ep.mp3.stat().st_mtime), timezone.utc) for ep in episodes}
+        # Apps list a feed newest first: Today is dated a second after the newest routine, so it stays on top
+        newest = max(made.values(), default=_STARTED) + timedelta(seconds=1)
         for ep in episodes:
             urls = self._urls(ep.id)
             items.append(Item(title=ep.title, description=ep.description or ep.title, guid=ep.guid,
-                              published=datetime.fromtimestamp(ep.mp3.stat().st_mtime, timezone.utc),
+                              published=max(newest, made[ep.id]) if ep.id == TODAY else made[ep.id],
                               audio_url=urls["mp3"], audio_length=ep.size, seconds=ep.seconds,
                               chapters_url=urls["chapters"], transcript_url=urls["vtt"]))
         return feed_xml(channel, items)

@@ -166,6 +166,11 @@ class Catalogue:
         made_of = repr((EPISODE_FORMAT, __version__, ep.id, title, extra, routines, voices, self.options))
         return _Source(title, routines, hashlib.sha256(made_of.encode()).hexdigest()[:20])
 
+    def describe(self, eid: str) -> tuple[str, str]:
+        """(title, guid) the episode has now, without rendering it: what a date or an edited file changes."""
+        source = self._source(self.episodes[eid])
+        return source.title, source.fingerprint
+
     # ---------------------------------------------------------------- rendering
 
     def get(self, eid: str) -> Rendered:
