@@ -5,7 +5,7 @@ import struct
 import zlib
 from functools import lru_cache
 
-SIZE = 512  # pixels a side: sharp on a phone's list, and under 20 kB
+SIZE = 512  # pixels a side: sharp in a phone's list, and about 54 kB
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
