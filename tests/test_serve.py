@@ -325,6 +325,67 @@ def test_a_changed_routine_is_rendered_again_once_for_ten_requests_at_once(serve
     assert again == ["rendered Tiny Check again: it changed"]
     assert server.get("feed.xml")[2] == got[1][2]  # nothing changed since: not rendered again
 
+CAPTURE_HANDLERS = """
+window.__handlers = {};
+if (navigator.mediaSession) {
+  const set = navigator.mediaSession.setActionHandler.bind(navigator.mediaSession);
+  navigator.mediaSession.setActionHandler = (action, handler) => { window.__handlers[action] = handler; set(action, handler); };
+}
+"""
+
+
+def test_the_page_plays_in_chromium_with_chapters_and_the_media_session(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    chapters = json.loads(server.get("episodes/morning.chapters.json")[2])["chapters"]
+    asked: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                     args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        try:
+            context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                          is_mobile=True, has_touch=True)
+            page = context.new_page()
+            page.on("request", lambda r: asked.append(r.url))
+            page.add_init_script(CAPTURE_HANDLERS)
+            page.goto(server.page)
+            rows = page.locator("#episodes button")
+            rows.nth(len(episode_ids(server)) - 1).wait_for(timeout=60_000)
+            assert rows.count() == len(episode_ids(server))
+            assert rows.first.get_attribute("data-id") == "today" and rows.first.inner_text().startswith("Today, ")
+            page.locator('#episodes button[data-id="morning"]').click()
+            page.wait_for_function("() => { const a = document.getElementById('audio');"
+                                   " return !a.paused && a.currentTime > 0.5; }", timeout=30_000)
+            items = page.locator("#chapters li button")
+            assert items.count() == len(chapters)
+            assert [items.nth(i).locator("span").first.inner_text() for i in range(items.count())] == \
+                [c["title"] for c in chapters]
+            assert page.locator("#chapters button.current").inner_text().startswith(chapters[0]["title"])
+            page.screenshot(path=str(tmp_path / "page-phone.png"), full_page=False)
+            assert page.evaluate("navigator.mediaSession.metadata.title") == chapters[0]["title"]
+
+            def now() -> float:
+                return page.evaluate("document.getElementById('audio').currentTime")
+
+            items.nth(2).tap()
+            page.wait_for_function(f"() => navigator.mediaSession.metadata.title === {json.dumps(chapters[2]['title'])}")
+            assert chapters[2]["startTime"] - 0.01 <= now() < chapters[2]["startTime"] + 2.0
+            assert page.locator("#chapters button.current").inner_text().startswith(chapters[2]["title"])
+            meta = page.evaluate("({album: navigator.mediaSession.metadata.album,"
+                                 " art: navigator.mediaSession.metadata.artwork.map(a => a.src)})")
+            assert meta == {"album": "3-Minute Morning Pain Prevention Routine", "art": [server.page + "cover.png"]}
+            assert {"play", "pause", "seekbackward", "seekforward", "previoustrack", "nexttrack"} <= set(
+                page.evaluate("Object.keys(window.__handlers)"))
+            page.evaluate("window.__handlers.nexttrack({action: 'nexttrack'})")
+            page.wait_for_function(f"() => navigator.mediaSession.metadata.title === {json.dumps(chapters[3]['title'])}")
+            assert chapters[3]["startTime"] - 0.01 <= now() < chapters[3]["startTime"] + 2.0
+            page.wait_for_function(f"() => document.getElementById('audio').currentTime > "
+                                   f"{chapters[3]['startTime'] + 0.5}", timeout=30_000)  # and it plays on
+            page.screenshot(path=str(tmp_path / "page-phone-step.png"), full_page=False)
+        finally:
+            browser.close()
+    assert asked and all(url.startswith(server.page) for url in asked), asked  # nothing from the internet
+
 
 def test_ctrl_c_stops_the_server_with_exit_0(server):
     assert server.stop() == 0

@@ -77,13 +77,13 @@ function play(episode, row) {
   player.hidden = false;
   audio.src = episode.audio;
   showStep(0);
-  audio.play().catch(() => { status.textContent = "Tap ▶ to start."; });
+  audio.play().catch(() => { status.textContent = "Tap play to start."; });
   window.scrollTo({top: 0, behavior: "smooth"});
 }
 
 audio.addEventListener("timeupdate", () => showStep(stepAt(audio.currentTime)));
-audio.addEventListener("play", () => { document.getElementById("toggle").textContent = "⏸"; });
-audio.addEventListener("pause", () => { document.getElementById("toggle").textContent = "▶"; });
+audio.addEventListener("play", () => document.getElementById("toggle").classList.add("playing"));
+audio.addEventListener("pause", () => document.getElementById("toggle").classList.remove("playing"));
 document.getElementById("toggle").addEventListener("click", () => (audio.paused ? audio.play() : audio.pause()));
 document.getElementById("back").addEventListener("click", () => seekTo(audio.currentTime - 15));
 document.getElementById("fwd").addEventListener("click", () => seekTo(audio.currentTime + 15));
