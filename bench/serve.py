@@ -80,6 +80,7 @@ def main() -> int:
         host, port, base = url.hostname, url.port, url.path
         try:
             whole_life = vm(proc.pid, "VmHWM")
+            resident = vm(proc.pid, "VmRSS")
             reset = True
             try:
                 Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # VmHWM starts again from VmRSS
@@ -108,7 +109,8 @@ def main() -> int:
         print(f"20 concurrent downloads of Today ({sizes[0] / 1e6:.2f} MB each): {total / 1e6:.1f} MB in "
               f"{wall:.2f} s = {total / 1e6 / wall:.0f} MB/s")
         peak = f"{serving:.0f} MB while serving" if reset else "(no reset of the peak here)"
-        print(f"server's peak memory: {peak}, {whole_life:.0f} MB over its life (start-up rendering included)")
+        print(f"server's memory: {resident:.0f} MB resident once started; peak {peak}, {whole_life:.0f} MB over "
+              "its life (start-up rendering included)")
         print(f"Ctrl-C: exit {code}")
         return 0 if code == 0 else 1
     finally:
