@@ -195,6 +195,16 @@ def test_the_command_says_each_problem_of_the_start_in_one_line(home, tmp_path):
         assert (done.returncode, done.stdout) == (3, "")
         assert done.stderr == f"voicecoach: port {port} on 127.0.0.1 is in use by another program; " \
                               "choose another with --port\n"
+        config = tmp_path / "settings" / "config.yaml"  # the config keys are the defaults of --host and --port
+        config.parent.mkdir()
+        config.write_text(f"serve_host: 127.0.0.1\nserve_port: {port}\n")
+        done = _cli(env | {"VOICECOACH_CONFIG": str(config)})
+        assert (done.returncode, done.stderr) == (3, f"voicecoach: port {port} on 127.0.0.1 is in use by another "
+                                                     "program; choose another with --port\n")
+        config.write_text("serve_port: 70000\n")
+        done = _cli(env | {"VOICECOACH_CONFIG": str(config)})
+        assert (done.returncode, done.stderr) == (1, f"{config}:1:13: expected a whole number from 0 to 65535 for "
+                                                     "serve_port, found the number 70000\n")
     finally:
         taken.close()
     done = _cli(env, "--host", "192.0.2.1", "--port", "0")

@@ -22,7 +22,8 @@ def serve(
     host: Optional[str] = typer.Option(None, "--host", help="The address to listen on (default: this machine's "
                                                             "address on the local network; 127.0.0.1 for "
                                                             "this machine only)."),
-    port: int = typer.Option(8765, "--port", min=0, max=65535, help="The port to listen on (0: any free one)."),
+    port: Optional[int] = typer.Option(None, "--port", min=0, max=65535,
+                                       help="The port to listen on (default 8765; 0: any free one)."),
     no_qr: bool = typer.Option(False, "--no-qr", help="Leave out the QR code of the page's address."),
     new_token: bool = typer.Option(False, "--new-token", help="Make a new secret for the addresses; "
                                                               "the old subscriptions stop working."),
@@ -41,7 +42,8 @@ def serve(
     background_level: Optional[float] = BackgroundLevelOpt,
 ) -> None:
     """Serve every routine and today's plan to a phone: a podcast feed with chapters, and a web player."""
-    from ..serve import App, Catalogue, bind, cache_folder, lan_address, load_token, qr_text, run
+    from ..config import load_config
+    from ..serve import DEFAULT_PORT, App, Catalogue, bind, cache_folder, lan_address, load_token, qr_text, run
     from ..session import bed_choice, options, voice_for
 
     model = str(voice_model) if voice_model else None
@@ -57,9 +59,10 @@ def serve(
 
     with handled():
         try:
+            cfg = load_config()
             token = load_token(new_token)
-            host = host or lan_address()
-            sock = bind(host, port)
+            host = host or cfg.serve_host or lan_address()
+            sock = bind(host, next(p for p in (port, cfg.serve_port, DEFAULT_PORT) if p is not None))
             opts = options(sample_rate, scale, not no_safety,
                            background=bed_choice(background, no_background, duck, background_level))
             catalogue = Catalogue(cache_folder(), pick, opts, on_problem=problem)
@@ -67,7 +70,8 @@ def serve(
             with console_progress("Rendering episodes") as report:
                 catalogue.render_missing(report)
             catalogue.on_render = lambda ep: typer.echo(f"rendered {ep.title} again: it changed")
-            base = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}/t/{token}/"
+            shown = lan_address() if host in ("0.0.0.0", "::") else host  # every address: show the one a phone uses
+            base = f"http://{shown if ':' not in shown else f'[{shown}]'}:{sock.getsockname()[1]}/t/{token}/"
             typer.echo(f"Page: {base}\nFeed: {base}feed.xml")
             if not no_qr:
                 typer.echo(qr_text(base), nl=False)

@@ -15,6 +15,7 @@ import sys
 from ..errors import EnvironmentProblem, InputError
 
 LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 8765
 _SIOCGIFADDR = 0x8915  # Linux: an interface's IPv4 address
 
 
