@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from importlib import resources
 
-from ..errors import VoicecoachError
+from ..errors import EnvironmentProblem, ExportError, VoicecoachError
 from .cover import cover_png
 from .episodes import TODAY
 from .feed import CONTENT_TYPES, Channel, Item, feed_xml
@@ -147,6 +147,8 @@ class App:
             found = await anyio.to_thread.run_sync(self.catalogue.get, eid)
         except KeyError:  # the routine's file went away since the table was made
             return Response(status_code=404)
+        except (ExportError, EnvironmentProblem):
+            raise  # the machine's problem: said on the terminal, 503 (see _answer)
         except VoicecoachError:
             return Response(status_code=404)  # a routine that fails to load: said on the terminal when found
         field, media_type = EPISODE_FILES[suffix]

@@ -93,7 +93,6 @@ class Catalogue:
         self.problems: dict[str, str] = {}  # episode id -> the line last said about it
         self._render_lock = threading.Lock()  # one speech engine at a time: two would only share the cores
         self._table_lock = threading.Lock()
-        self.renders = 0
 
     # ---------------------------------------------------------------- the table
 
@@ -189,7 +188,6 @@ class Catalogue:
                 if found is None:
                     with self._render_lock:
                         found = self._render(ep, source)
-                    self.renders += 1
                     if self.on_render is not None:
                         self.on_render(found)
             except (ExportError, EnvironmentProblem):
