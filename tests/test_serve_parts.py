@@ -78,8 +78,8 @@ def test_bind_says_in_one_line_when_the_port_is_taken_or_the_address_is_not_this
     with pytest.raises(EnvironmentProblem, match=f"port {port} on 127.0.0.1 is in use"):
         bind("127.0.0.1", port)
     taken.close()
-    with pytest.raises(InputError, match="192.0.2.1 is not an address of this machine"):
-        bind("192.0.2.1", 0)  # TEST-NET-1: never a real machine's
+    with pytest.raises(InputError, match="198.51.100.77 is not an address of this machine"):
+        bind("198.51.100.77", 0)  # TEST-NET-2: for documentation, not given to machines
     address = lan_address()
     socket.inet_aton(address)  # an IPv4 address of this machine (it binds)
     bind(address, 0).close()
@@ -207,9 +207,9 @@ def test_the_command_says_each_problem_of_the_start_in_one_line(home, tmp_path):
                                                      "serve_port, found the number 70000\n")
     finally:
         taken.close()
-    done = _cli(env, "--host", "192.0.2.1", "--port", "0")
+    done = _cli(env, "--host", "198.51.100.77", "--port", "0")
     assert done.returncode == 1 and done.stderr.count("\n") == 1
-    assert done.stderr.startswith("voicecoach: --host 192.0.2.1 is not an address of this machine")
+    assert done.stderr.startswith("voicecoach: --host 198.51.100.77 is not an address of this machine")
     (tmp_path / "a-file").write_text("")
     done = _cli(env | {"VOICECOACH_CACHE_DIR": str(tmp_path / "a-file")}, "--host", "127.0.0.1", "--port", "0")
     assert done.returncode == 3 and done.stderr.count("\n") == 1, done.stderr
