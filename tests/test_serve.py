@@ -325,6 +325,32 @@ def test_a_changed_routine_is_rendered_again_once_for_ten_requests_at_once(serve
     assert again == ["rendered Tiny Check again: it changed"]
     assert server.get("feed.xml")[2] == got[1][2]  # nothing changed since: not rendered again
 
+def test_silent_or_slow_clients_cannot_hold_the_server(server):
+    from voicecoach.serve.server import HEAD_TIMEOUT, MAX_CONNECTIONS
+
+    import socket
+
+    held = [socket.create_connection((server.host, server.port)) for _ in range(MAX_CONNECTIONS + 12)]
+    try:
+        for sock in held[::2]:
+            sock.sendall(b"GET /t/" + server.token.encode() + b"/feed.xml HTTP/1.1\r\nHost: x\r\n")  # half a head
+        time.sleep(0.5)
+        assert server.get("feed.xml")[0] == 503  # the cap: more connections than it serves at once
+        began = time.monotonic()
+        while server.get("feed.xml")[0] != 200:
+            assert time.monotonic() - began < HEAD_TIMEOUT + 30, "the silent connections still hold the server"
+            time.sleep(1)
+        for sock in held:  # every one of them closed by the server
+            sock.settimeout(5)
+            try:
+                assert sock.recv(100) == b""
+            except ConnectionResetError:
+                pass
+    finally:
+        for sock in held:
+            sock.close()
+
+
 CAPTURE_HANDLERS = """
 window.__handlers = {};
 if (navigator.mediaSession) {
