@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "voicecoach"
 # lower number = lower layer; a module may import its own layer's modules and any lower one
 LAYERS = {
     1: ["cli"],
-    2: ["practice"],
+    2: ["practice", "serve"],
     3: ["player", "sinks", "mpris", "mediaplayer2", "export", "chapters", "subtitles"],
     4: ["session"],
     5: ["routines", "speech", "sounds", "config", "files"],

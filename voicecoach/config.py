@@ -5,7 +5,8 @@ voice, rate, volume, engine, voice_model, tts_command, backend, device, lead_in;
 the background bed: background (a bed name, or an audio file, relative to the
 config file's folder), background_level and duck (dB); mpris (false: not
 a media player on the session bus) and pause_others (true: pause other media
-players while a session plays); and cache_limit (the speech cache's size, e.g. 500MB).
+players while a session plays); cache_limit (the speech cache's size, e.g. 500MB);
+serve_host and serve_port (where `serve` listens).
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_KEYS = ("voice", "rate", "volume", "engine", "voice_model", "tts_command", "backend", "device", "lead_in",
-               "background", "background_level", "duck", "mpris", "pause_others", "cache_limit")
+               "background", "background_level", "duck", "mpris", "pause_others", "cache_limit",
+               "serve_host", "serve_port")
 # The ranges the command line allows too: a bed up to 6 dB under the speech, a duck up to 40 dB.
 BACKGROUND_LEVEL_RANGE = (-40.0, -6.0)
 DUCK_RANGE = (0.0, 40.0)
@@ -40,6 +42,8 @@ class Config:
     mpris: bool | None = None
     pause_others: bool | None = None
     cache_limit: int | None = None  # bytes
+    serve_host: str | None = None
+    serve_port: int | None = None
 
 
 def config_dir() -> Path:
@@ -75,11 +79,13 @@ def load_config(path: Path | None = None) -> Config:
     fields = b.mapping(root, "settings")
     b.check_keys(root, CONFIG_KEYS, "the config file")
     values: dict = {}
-    for key in ("voice", "engine", "voice_model", "backend", "device"):
+    for key in ("voice", "engine", "voice_model", "backend", "device", "serve_host"):
         if key in fields:
             values[key] = b.text(fields[key], key)
     if "rate" in fields:
         values["rate"] = b.whole(fields["rate"], "rate", 40)
+    if "serve_port" in fields:
+        values["serve_port"] = b.whole(fields["serve_port"], "serve_port", 0, 65535)
     if "volume" in fields:
         values["volume"] = b.volume(fields["volume"])
     for key in ("mpris", "pause_others"):
