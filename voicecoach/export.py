@@ -247,7 +247,8 @@ def _write_lossy(tmp: Path, path: Path, fmt: AudioFormat, rate: int, total: int,
     and -0.7 dBFS from Ogg Vorbis. Only the places that went over are turned down,
     each by its excess and LOSSY_MARGIN_DB more, for a tenth of a second (a few
     syllables in a session). The first encoding has no dips; a second one settles
-    most sessions, a third nearly all.
+    most sessions, a third nearly all (every built-in, both voices). Should
+    LOSSY_PASSES encodings not settle it, the last one stands.
 
     The file as a whole is set to the programme loudness, measured on the render
     and checked on the decoded file: a lossless export is play's samples exactly
