@@ -1,7 +1,7 @@
 """Chapters and title tags for exported audio: one chapter per step.
 
 MP3 gets ID3v2 CHAP frames under one top-level, ordered CTOC (the ID3 chapter
-addendum, read by podcast players); Ogg Vorbis and FLAC get Vorbis comments in
+addendum, read by podcast players), stored in step order; Ogg Vorbis and FLAC get Vorbis comments in
 the de-facto CHAPTERnnn / CHAPTERnnnNAME convention. WAV has no chapter
 convention players agree on, so it gets none.
 """
@@ -58,16 +58,38 @@ def vorbis_comments(timeline: Timeline) -> dict[str, str]:
     return comments
 
 
+class _InOrder(ID3):
+    """An ID3 tag that stores its frames in the order they were added.
+
+    mutagen stores frames by importance, then by size: a session's CHAP frames
+    came out as steps 4, 2, 3, 1, and readers that list chapters as stored
+    (ffprobe, some players) listed them so, whatever the CTOC said.
+    """
+
+    def _write(self, config):
+        from mutagen.id3._tags import save_frame
+
+        return bytearray().join(save_frame(frame, config=config) for frame in self.values())
+
+
 def id3_tags(timeline: Timeline) -> ID3:
-    """Return an ID3 tag: TIT2, TALB, one CHAP per step (with a TIT2 inside) and one CTOC."""
+    """Return an ID3 tag: TIT2, TALB, one CTOC and one CHAP per step (with a TIT2 inside), stored in that order."""
     rate = timeline.sample_rate
-    tags = ID3()
+    tags = _InOrder()
     tags.add(TIT2(encoding=3, text=[one_line(timeline.title)]))
     tags.add(TALB(encoding=3, text=[ALBUM]))
-    ids = []
-    for number, chapter in enumerate(chapter_list(timeline), start=1):
-        element_id = f"chp{number}"
-        ids.append(element_id)
+    chapters = chapter_list(timeline)
+    ids = [f"chp{number}" for number in range(1, len(chapters) + 1)]
+    if ids:
+        tags.add(
+            CTOC(
+                element_id="toc",
+                flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+                child_element_ids=ids,
+                sub_frames=[TIT2(encoding=3, text=["Steps"])],
+            )
+        )
+    for element_id, chapter in zip(ids, chapters):
         tags.add(
             CHAP(
                 element_id=element_id,
@@ -77,15 +99,6 @@ def id3_tags(timeline: Timeline) -> ID3:
                 start_offset=0xFFFFFFFF,
                 end_offset=0xFFFFFFFF,
                 sub_frames=[TIT2(encoding=3, text=[chapter.title])],
-            )
-        )
-    if ids:
-        tags.add(
-            CTOC(
-                element_id="toc",
-                flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
-                child_element_ids=ids,
-                sub_frames=[TIT2(encoding=3, text=["Steps"])],
             )
         )
     return tags

@@ -7,6 +7,8 @@ one peak; the summed mix goes through a memoryless soft clipper.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 # pyloudnorm and scipy are imported inside the functions that measure: mixing
@@ -293,3 +295,180 @@ class HopMeter:
         blocks = self.blocks_lufs()
         blocks = blocks[blocks >= -70.0]
         return float(np.percentile(blocks, percentile)) if len(blocks) else float("-inf")
+
+
+# --- true peaks of long signals, in blocks (numpy only) ----------------------------
+#
+# A lossy encoder (MP3, Vorbis) adds a fraction of a dB to the peaks it is given:
+# sessions limited to -1.5 dBTP decoded at up to -0.6 dBTP from MP3 and -0.7 dBTP
+# from Ogg. The export measures the file it wrote and limits again where needed
+# (export.py); these run over a whole session in blocks, in flat memory, in numpy
+# alone (scipy's import costs a warm export half its run time).
+
+_HALF_TAPS = 16  # the interpolation filter reads 16 samples on either side
+
+
+@lru_cache(maxsize=None)
+def _interpolator(factor: int) -> np.ndarray:
+    """Polyphase taps, shape (factor, 2 * _HALF_TAPS): row p gives the signal at n + p / factor
+    from x[n - _HALF_TAPS + 1], ..., x[n + _HALF_TAPS].
+
+    A Kaiser-windowed sinc (beta 8); each row sums to 1, so a constant stays
+    constant, and row 0 is the sample itself. Against scipy's resample_poly it
+    agrees within 0.03 dB on tones up to 0.45 of the sample rate.
+    """
+    k = np.arange(-_HALF_TAPS + 1, _HALF_TAPS + 1)
+    rows = []
+    for p in range(factor):
+        t = p / factor - k
+        window = np.i0(8.0 * np.sqrt(np.clip(1.0 - (t / _HALF_TAPS) ** 2, 0.0, 1.0))) / np.i0(8.0)
+        row = np.sinc(t) * window
+        rows.append(row / row.sum())
+    return np.array(rows)
+
+
+def _running_max(a: np.ndarray, radius: int) -> np.ndarray:
+    return -_running_min(-a, radius)
+
+
+def _running_min(a: np.ndarray, radius: int) -> np.ndarray:
+    """min(a[i - radius : i + radius + 1]) for every i (at the edges, of the values that exist), in O(n)."""
+    w = 2 * radius + 1
+    n = len(a)
+    padded = np.concatenate([np.full(radius, np.inf), a, np.full(radius + (-(n + 2 * radius)) % w, np.inf)])
+    blocks = padded.reshape(-1, w)
+    prefix = np.minimum.accumulate(blocks, axis=1).reshape(-1)
+    suffix = np.minimum.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].reshape(-1)
+    # each window [i, i + w) of `padded` is the end of one block and the start of the next
+    return np.minimum(suffix[:n], prefix[w - 1:w - 1 + n])
+
+
+def _after_each(x: np.ndarray, factor: int, floor: float) -> np.ndarray:
+    """For n in [_HALF_TAPS, len(x) - _HALF_TAPS): the largest |signal| at n + p / factor, p = 0 .. factor - 1.
+
+    Exact wherever that can reach `floor`; elsewhere |x[n]|, which is then under
+    `floor` too. A point between samples is a weighted sum of 32 samples whose
+    weights add up (in magnitude) to at most 2.4, so it can only reach `floor` where
+    one of those samples reaches floor / 2.4. Only there is it computed: for a
+    floor of -1.2 dBFS, 6% of the samples of a spoken session.
+    """
+    h = _HALF_TAPS
+    mag = np.abs(x)
+    out = mag[h:len(x) - h].copy()
+    taps = _interpolator(factor)
+    # Samples n in [h + h * b, h + h * (b + 1)) read from x[h * b + 1 : h * b + 3 * h]: three blocks of h.
+    n_blocks = -(-len(out) // h)
+    block_max = np.zeros(n_blocks + 2)
+    whole = len(mag) // h * h
+    block_max[:whole // h] = mag[:whole].reshape(-1, h).max(axis=1)
+    if whole < len(mag):
+        block_max[whole // h] = mag[whole:].max()
+    reach = np.maximum(np.maximum(block_max[:n_blocks], block_max[1:n_blocks + 1]), block_max[2:n_blocks + 2])
+    near = np.flatnonzero(reach * np.abs(taps).sum(axis=1).max() >= floor)
+    if len(near):
+        rows = (near[:, None] * h + np.arange(h)).reshape(-1)
+        rows = rows[rows < len(out)] + h
+        windows = x[rows[:, None] + np.arange(-h + 1, h + 1)]
+        # einsum rather than `@`: BLAS's threads, on a busy machine, made the product ten times slower
+        out[rows - h] = np.abs(np.einsum("ij,kj->ik", windows, taps)).max(axis=1)
+    return out
+
+
+class TruePeakMeter:
+    """The true peak (dBFS) of a signal fed in blocks of any size, in flat memory.
+
+    `factor` times oversampled: 8 (176.4 kHz at 22050 Hz) comes close to ffmpeg's
+    ebur128 filter, which oversamples to 192 kHz. The result is exact when it is at
+    or above `floor_dbfs`; under it, it may read low (it is then under the floor too).
+    With `region` (samples), `over` collects the peak of every region of that many
+    samples (region k: samples k * region to (k + 1) * region) that goes over the floor.
+    """
+
+    def __init__(self, factor: int = 8, floor_dbfs: float = float("-inf"), region: int | None = None):
+        self.factor = factor
+        self.floor = _db_to_gain(floor_dbfs) if floor_dbfs > -400 else 0.0
+        self.region = region
+        self.over: dict[int, float] = {}  # region -> its peak in dBFS, for the regions over the floor
+        self._carry = np.zeros(2 * _HALF_TAPS)  # silence before the start
+        self._fed = 0
+        self._peak = 0.0
+
+    def feed(self, block: np.ndarray) -> None:
+        block = _mono64(block)
+        self._take(np.concatenate([self._carry, block]))
+        self._fed += len(block)
+        self._carry = np.concatenate([self._carry, block])[-2 * _HALF_TAPS:]
+
+    def _take(self, x: np.ndarray) -> None:
+        if len(x) <= 2 * _HALF_TAPS:
+            return
+        after = _after_each(x, self.factor, self.floor)
+        self._peak = max(self._peak, float(after.max()))
+        if self.region is not None:
+            loud = np.flatnonzero(after > self.floor)
+            # after[i] is the signal from sample (fed - h + i) to the next one
+            for k, value in zip(*_group_max((self._fed - _HALF_TAPS + loud) // self.region, after[loud])):
+                db = float(20.0 * np.log10(value))
+                self.over[int(k)] = max(self.over.get(int(k), db), db)
+
+    def peak_dbfs(self) -> float:
+        """The largest magnitude fed so far, between the samples too (silence after the end); -inf for silence."""
+        self._take(np.concatenate([self._carry, np.zeros(_HALF_TAPS + 1)]))
+        self._carry = np.concatenate([self._carry, np.zeros(_HALF_TAPS + 1)])[-2 * _HALF_TAPS:]
+        self._fed += _HALF_TAPS + 1
+        return float(20.0 * np.log10(self._peak)) if self._peak > 0 else float("-inf")
+
+
+def _group_max(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys (sorted) and the largest value of each."""
+    if not len(keys):
+        return keys, values
+    unique, index = np.unique(keys, return_inverse=True)
+    out = np.zeros(len(unique))
+    np.maximum.at(out, index, values)
+    return unique, out
+
+
+def _box(a: np.ndarray, radius: int) -> np.ndarray:
+    """The mean of a[i - radius : i + radius + 1], the edges extended with the end values."""
+    padded = np.pad(a, (radius + 1, radius), mode="edge")
+    sums = np.cumsum(padded)
+    return (sums[2 * radius + 1:] - sums[:-2 * radius - 1]) / (2 * radius + 1)
+
+
+def dipped(render, dips: dict[int, float], region: int, reach: int, ramp: int):
+    """render(start, n) turned down by dips[k] dB around each region k: a render of the same kind.
+
+    Region k is samples k * region to (k + 1) * region. Its dip covers the
+    `reach` regions on either side in full and eases in and out over about
+    2 * `ramp` samples beyond them (two box averages of `ramp`, a smooth S);
+    where dips overlap, the deeper one holds. Elsewhere the samples pass unchanged.
+    Each block's gain is computed from the dips alone, so any split into blocks
+    gives the same samples (to float rounding).
+    """
+    ramp_regions = -(-2 * ramp // region)
+
+    def gain_db(start: int, n: int) -> np.ndarray | None:
+        first = (start - 2 * ramp) // region - reach
+        last = (start + n + 2 * ramp) // region + reach
+        near = [k for k in range(first, last + 1) if k in dips]
+        if not near:
+            return None
+        # depth per region over the block and its ramps, spread over the reach, then per sample
+        lo, hi = first - ramp_regions, last + ramp_regions
+        depth = np.zeros(hi - lo + 1)
+        for k in near:
+            a, b = k - reach - lo, k + reach + 1 - lo
+            depth[a:b] = np.maximum(depth[a:b], dips[k])
+        per_sample = np.repeat(depth, region)
+        offset = start - lo * region
+        window = per_sample[offset - 2 * ramp:offset + n + 2 * ramp]
+        return _box(_box(window, ramp), ramp)[2 * ramp:2 * ramp + n]
+
+    def out(start: int, n: int) -> np.ndarray:
+        db = gain_db(start, n)
+        if db is None:
+            return render(start, n)
+        return (_mono64(render(start, n)) * 10.0 ** (-db / 20.0)).astype(np.float32)
+
+    return out

@@ -163,12 +163,22 @@ def levelled_clips(texts: list[str], speaker, rate: int, progress: Progress | No
     # levelling a routine's speech (and importing the loudness meter) takes seconds.
     from concurrent.futures import ThreadPoolExecutor
 
+    # Progress counts each clip twice, once spoken (or read) and once levelled: with
+    # every clip spoken before (cached) but not at this level, levelling alone takes
+    # seconds (7 s for psoas-release under a bed, levelled again to a new target),
+    # and a bar that only counted speech sat at 0% as if it hung.
+    def report(*_spoken) -> None:
+        if progress is not None:
+            progress(len(levelling) + sum(job.done() for job in levelling.values()), 2 * len(todo))
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voicecoach-level") as pool:
         levelling = {}
-        speaker.clips(todo, progress, each=lambda text, clip: levelling.setdefault(
+        report()
+        speaker.clips(todo, report, each=lambda text, clip: levelling.setdefault(
             text, pool.submit(speech_clip, clip, rate, target_lufs)))
         for text in todo:
             out[text] = levelling[text].result()
+            report()
             if cache is not None:
                 cache.store(keys[text], out[text], rate)
     return out
@@ -269,7 +279,7 @@ def prepare(routine: Routine, options: Options, speaker, progress: Progress | No
     if abs(error) > LOUDNESS_TOLERANCE and math.isfinite(error):
         low, high = SPEECH_RANGE
         target = min(max(SPEECH_LUFS + round(error * 4) / 4, low), high)
-        again = levelled_clips(texts, speaker, rate, None, target)
+        again = levelled_clips(texts, speaker, rate, progress, target)
         if any(len(again[t]) != len(c) for t, c in clips.items()):
             # An engine clip had left the cache (evicted, deleted) and was spoken again: a neural
             # voice's new take is a few hundred samples longer or shorter, so plan for what will sound.

@@ -85,10 +85,10 @@ def console_progress(label: str):
 
 class _RichProgress:
     def __init__(self, label: str):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, TextColumn
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                 TimeRemainingColumn(), transient=True)
+                                 _times(), transient=True)
         self.task = self.progress.add_task(label, total=None)
 
     def __enter__(self):
@@ -100,3 +100,25 @@ class _RichProgress:
 
     def __exit__(self, *exc) -> None:
         self.progress.stop()
+
+
+def _times():
+    """A column "0:04 elapsed, about 0:07 left" (the estimate once there is one).
+
+    The elapsed time ticks every second, so a wait with nothing to count yet (a
+    speech engine starting, the first phrase) is seen to be going on.
+    """
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    def clock(seconds: float) -> str:
+        return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+    class Times(ProgressColumn):
+        def render(self, task) -> Text:
+            text = f"{clock(task.elapsed or 0)} elapsed"
+            if task.time_remaining is not None and not task.finished:
+                text += f", about {clock(task.time_remaining)} left"
+            return Text(text, style="progress.elapsed")
+
+    return Times()

@@ -21,7 +21,9 @@ def export(
     subtitles: Optional[Path] = typer.Option(None, "--subtitles", help="Also write the spoken text "
                                                                        "(.vtt, .srt or .lrc)."),
     all_: bool = typer.Option(False, "--all", help="Every built-in routine as mp3 with subtitles, "
-                                                   "plus an .m3u playlist, into the folder -o."),
+                                                   "plus an .m3u playlist, into the folder -o (replacing "
+                                                   "those of an earlier --all)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files that exist already."),
     voice: Optional[str] = VoiceOpt,
     wpm: Optional[int] = WpmOpt,
     volume: Optional[float] = VolumeOpt,
@@ -57,7 +59,8 @@ def export(
             return
         if routine is None:
             raise InputError("name a ROUTINE to export (or use --all)")
-        typer.echo(export_routine(routine, output, pick, opts, timeline, subtitles, progress=console_progress))
+        typer.echo(export_routine(routine, output, pick, opts, timeline, subtitles, progress=console_progress,
+                                  force=force))
 
 
 @app.command()
