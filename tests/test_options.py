@@ -40,8 +40,8 @@ def tiny(tmp_path, monkeypatch):
 
 def intro_samples(tiny: Path, command: str, rate: str) -> tuple[int, str]:
     """How long the intro is spoken in an export with this TTS command and --rate; and what stderr said."""
-    plan = tiny.with_suffix(".json")
-    result = runner.invoke(app, ["export", str(tiny), "-o", str(tiny.with_suffix(".wav")), "--timeline",
+    plan = tiny.with_name(f"{tiny.stem}-{rate}.json")  # one export each: export keeps an existing file
+    result = runner.invoke(app, ["export", str(tiny), "-o", str(plan.with_suffix(".wav")), "--timeline",
                                  str(plan), "--tts-command", command, "--rate", rate])
     assert result.exit_code == 0, result.output
     intro = next(e for e in json.loads(plan.read_text())["events"] if e.get("text", "").startswith("Settle"))
