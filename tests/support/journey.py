@@ -140,11 +140,13 @@ class Step:
 
 @dataclass(frozen=True)
 class Probe:
-    """An audio file checked with ffprobe: how many chapters, and their titles in order when given."""
+    """An audio file checked with ffprobe: how many chapters, and their titles in order when given;
+    its true peak (ffmpeg's ebur128 meter, on the decoded file) below `true_peak_below` dBFS when given."""
 
     path: str
     chapters: int
     titles: tuple[str, ...] = ()
+    true_peak_below: float | None = None
     starts_with: bytes = b""  # for a text file written beside it (subtitles: b"WEBVTT")
 
 
@@ -159,7 +161,8 @@ class Journey:
     `music` on it, Playing. `warm_cache`: start with the speech clips earlier
     journeys made (what a journey is not about need not wait for espeak-ng).
     `history`: the history file's entries at the end, each given by some of its
-    keys; `other_after`: the other player's status at the end.
+    keys; `other_after`: the other player's status at the end; `probes` check
+    the files written, `missing` names files that must not have been.
     """
 
     steps: tuple[Step, ...]
@@ -172,6 +175,7 @@ class Journey:
     history: tuple[Mapping, ...] | None = None
     other_after: str | None = None
     probes: tuple[Probe, ...] = ()
+    missing: tuple[str, ...] = ()  # files that must not exist at the end ("work/kd4.mp3")
 
 
 # ----------------------------------------------------------------------------- the machine
@@ -222,21 +226,32 @@ class Home:
 
 
 class ClipPool:
-    """Speech clips made by earlier journeys, copied into the next fresh cache (and new ones back)."""
+    """Speech clips made by earlier journeys, linked into the next fresh cache (and new ones back).
+
+    Hard links, not copies: a clip is written once under a name of its own and
+    never changed, and a journey's cache would otherwise copy tens of megabytes.
+    """
 
     def __init__(self, folder: Path):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
     def seed(self, cache: Path) -> None:
-        shutil.copytree(self.folder, cache, dirs_exist_ok=True)
+        shutil.copytree(self.folder, cache, dirs_exist_ok=True, copy_function=_link)
 
     def keep(self, cache: Path) -> None:
         for path in cache.rglob("*"):
             target = self.folder / path.relative_to(cache)
             if path.is_file() and not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
+                _link(path, target)
+
+
+def _link(source, target) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 class OtherPlayer:
@@ -356,6 +371,7 @@ class Trip:
         self.other: OtherPlayer | None = None
         self.recordings = root / "recordings"
         self.recordings.mkdir(exist_ok=True)
+        self.started: list[Process] = []
 
     # -- setting up
 
@@ -378,6 +394,10 @@ class Trip:
         return self
 
     def __exit__(self, *exc) -> None:
+        for proc in self.started:  # a journey cut short by an error in the test leaves nothing running
+            if proc.proc.poll() is None:
+                os.killpg(proc.proc.pid, signal.SIGKILL)
+                proc.proc.wait()
         if self.other is not None:
             self.other.stop()
         if self.bus is not None:
@@ -415,6 +435,7 @@ class Trip:
         """Run one command through its actions to its end and check it; False if the journey cannot go on."""
         rec = self.sound.record(self.recordings / f"{label.replace(' ', '-')}.wav") if step.heard else None
         proc = Process(self.argv(step), self.home.env, self.home.path("work/"), step.tty)
+        self.started.append(proc)
         label = f"{label} `{' '.join(('voicecoach', *step.args))}`"
         marks = (0, 0)
         last = time.monotonic()
@@ -535,6 +556,9 @@ class Trip:
             self.other_is(j.other_after, "at the end")
         for probe in j.probes:
             self.probe(probe)
+        for ref in j.missing:
+            if self.home.path(ref).exists():
+                self.fail(f"{ref} was written")
 
     def probe(self, probe: Probe) -> None:
         path = self.home.path(probe.path)
@@ -555,6 +579,13 @@ class Trip:
             self.fail(f"{probe.path}: chapters {titles}, expected {list(probe.titles)} in this order")
         if float(info.get("format", {}).get("duration", 0)) <= 0:
             self.fail(f"{probe.path}: ffprobe finds no duration")
+        if probe.true_peak_below is not None:
+            meter = subprocess.run(["ffmpeg", "-nostats", "-hide_banner", "-i", str(path), "-af", "ebur128=peak=true",
+                                    "-f", "null", "-"], capture_output=True, text=True, timeout=120).stderr
+            found = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", meter)
+            if found is None or float(found.group(1)) >= probe.true_peak_below:
+                self.fail(f"{probe.path}: true peak {found.group(1) if found else '?'} dBFS, "
+                          f"promised below {probe.true_peak_below:g}")
 
 
 def tail(text: str, lines: int = 25) -> str:
