@@ -1,0 +1,1 @@
+"""Test harness modules shared by test files (import as `support.NAME`)."""
