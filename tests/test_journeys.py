@@ -9,9 +9,8 @@ notices: exit codes as their shell shows them, the lines that appear (loose
 patterns where the wording is not the point), never a traceback, what the
 history holds and whether their music came back.
 
-Journeys marked xfail(strict) fail against this code base: each is a path
-issue 24 names, fixed on another branch. Once merged, remove the mark; the
-strict mark makes a journey that starts passing fail until then.
+Each journey of issue 24's paths failed against the code before its fix
+(they were written first, as strict xfails, and the marks went with the fixes).
 """
 from __future__ import annotations
 
@@ -67,15 +66,9 @@ def vc(*args: str, **expected) -> Step:
     return Step(tuple(args), **expected)
 
 
-def fixed_elsewhere(item: int):
-    return pytest.mark.xfail(strict=True, reason=f"issue 24 item {item}: fixed on another branch")
-
-
-def journey(name: str, *steps: Step, xfail: int | None = None, slow: bool = False, **setup) -> pytest.param:
+def journey(name: str, *steps: Step, slow: bool = False, **setup) -> pytest.param:
     """A row of the table; a journey through the sound server is `audio` and `slow`."""
     marks = [pytest.mark.audio, pytest.mark.slow] if setup.get("sound") else [pytest.mark.slow] if slow else []
-    if xfail is not None:
-        marks.append(fixed_elsewhere(xfail))
     return pytest.param(Journey(tuple(steps), **setup), id=name, marks=marks)
 
 
@@ -147,17 +140,16 @@ JOURNEYS = [
     journey("q-ends-todays-plan",
             vc(tty=True, actions=(*ANSWER_SAFETY, Expect(r"Step 1 of 2: Lean"), Sleep(1.0), Key("q")), within=15,
                out=(r"(?i)routine 1 of 2|1 of 2 routines",), absent_after=(r"Floor Reach",)),
-            files=TWO_ROUTINE_HOME, sound=True, history=({"routine": "wall-lean", "finished": False},), xfail=1),
+            files=TWO_ROUTINE_HOME, sound=True, history=({"routine": "wall-lean", "finished": False},)),
     journey("q-ends-today-play",
             vc("today", "--play", "--date", "2026-11-30", tty=True, within=15,
                actions=(*ANSWER_SAFETY, Expect(r"Step 1 of 2: Lean"), Sleep(1.0), Key("q")),
                absent_after=(r"Floor Reach",)),
-            files=TWO_ROUTINE_HOME, sound=True, history=({"routine": "wall-lean", "finished": False},), xfail=1),
+            files=TWO_ROUTINE_HOME, sound=True, history=({"routine": "wall-lean", "finished": False},)),
     journey("mpris-stop-ends-today-play",
             vc("today", "--play", "--date", "2026-11-30", within=15,
                actions=(OnBus(), Sleep(2.0), Playerctl(("stop",))), absent_after=(r"Floor Reach",)),
-            files=TWO_ROUTINE_HOME, sound=True, bus=True, history=({"routine": "wall-lean", "finished": False},),
-            xfail=1),
+            files=TWO_ROUTINE_HOME, sound=True, bus=True, history=({"routine": "wall-lean", "finished": False},)),
 
     # ---------------------------------------------------------------- item 2: --from counts the real steps
     journey("from-3-counts-the-routines-steps",
@@ -168,37 +160,37 @@ JOURNEYS = [
             vc("play", "morning", "--from", "2", *QUICKER, tty=True, actions=(Expect(r"Step 2 of 4", timeout=40),
                                                                             Key("q")),
                absent=(r"Step \d of [^4]",)),
-            sound=True, xfail=2),
+            sound=True),
 
     # ---------------------------------------------------------------- item 3: a read-only home never crashes
     journey("read-only-cache-plays-with-one-warning",
             vc("play", "wall-lean", "--no-safety", heard=True, err_lines=1, err=(r"(?i)cache",),
                out=(r"^Finished Wall Lean",)),
-            files=TWO_ROUTINE_HOME, readonly=("cache",), sound=True, xfail=3),
+            files=TWO_ROUTINE_HOME, readonly=("cache",), sound=True),
     journey("read-only-cache-exports-with-one-warning",
             vc("export", "thomas-test", "-o", "thomas.wav", "--scale", "0.05", err_lines=1, err=(r"(?i)cache",),
                out=(r"^wrote thomas\.wav",)),
-            readonly=("cache",), slow=True, xfail=3),
+            readonly=("cache",), slow=True),
     journey("read-only-config-new-is-one-line",
             vc("new", "foo", code=1, err_lines=1, err=(r"^voicecoach: ",)),
-            readonly=("config",), xfail=3),
+            readonly=("config",)),
     journey("unwritable-history-finishes-then-warns",
             vc("play", "wall-lean", "--no-safety", heard=True, err_lines=1, err=(r"(?i)history",),
                out=(r"^Finished Wall Lean",)),
-            files=TWO_ROUTINE_HOME, readonly=("data",), sound=True, xfail=3),
+            files=TWO_ROUTINE_HOME, readonly=("data",), sound=True),
 
     # ---------------------------------------------------------------- item 4: a closed terminal or kill
     *(journey(f"{name}-during-pause-others-resumes-the-music",
               vc("play", "kd4", *QUICK, "--pause-others", code=code, within=15,
                  actions=(OnBus(), OtherIs("Paused"), Sleep(1.0), Signal(name.removeprefix("sig").upper()))),
               sound=True, other_player=True, other_after="Playing",
-              history=({"routine": "kd4", "finished": False},), xfail=4)
+              history=({"routine": "kd4", "finished": False},))
       for name, code in (("sigterm", 143), ("sighup", 129))),
 
     # ---------------------------------------------------------------- item 5: one row per routine id
     journey("new-kd4-never-lists-two-kd4",
             vc("new", "kd4", code=None),
-            vc("list", rows=((r"^kd4\s", 1),)), xfail=5),
+            vc("list", rows=((r"^kd4\s", 1),))),
 
     # ---------------------------------------------------------------- item 10, as far as the CLI shows it
     journey("a-second-play-gets-one-clear-line",
@@ -207,36 +199,33 @@ JOURNEYS = [
                         Meanwhile(vc("play", "kd4", *QUICK, code=None, within=20, err_lines=1,
                                      err=(r"(?i)already|another|in use|busy",))),
                         Key("q"))),
-            sound=True, xfail=10),
+            sound=True),
     journey("quit-says-how-to-go-on",
             vc("play", "morning", "--from", "2", *QUICKER, tty=True,
                actions=(*ANSWER_SAFETY, Expect(r"Step 2 of \d", timeout=40), Key("q")),
                out=(r"^Quit after \d+:\d\d of \d+:\d\d", r"--from \d")),
-            sound=True, xfail=10),
+            sound=True),
     journey("export-never-overwrites-silently",
             vc("export", "kd4", "-o", "kd4.mp3", "--scale", "0.05", out=(r"^wrote kd4\.mp3",)),
             vc("export", "kd4", "-o", "kd4.mp3", "--scale", "0.05", code=1, err_lines=1,
                err=(r"(?i)--force|exists",)),
-            slow=True, xfail=10),
+            slow=True),
     journey("mp3-chapters-in-step-order",
             vc("export", "kd4", "-o", "kd4.mp3", "--scale", "0.05"),
             probes=(Probe("work/kd4.mp3", chapters=4, titles=("KD 4 point (right)", "Kick back (right)",
-                                                              "KD 4 point (left)", "Kick back (left)")),),
-            xfail=6),
+                                                              "KD 4 point (left)", "Kick back (left)")),)),
     journey("a-bad-subtitles-path-writes-nothing",
             vc("export", "kd4", "-o", "kd4.mp3", "--subtitles", "nowhere/kd4.vtt", "--scale", "0.05", code=1,
                err_lines=1, err=(r"nowhere",)),
-            missing=("work/kd4.mp3",), xfail=10),
+            missing=("work/kd4.mp3",)),
     journey("one-step-is-one-chapter",
             vc("export", "floor-reach", "-o", "floor.mp3", out=(r"^wrote floor\.mp3 \(\d+:\d\d, 1 chapter\)$",)),
-            files=TWO_ROUTINE_HOME, probes=(Probe("work/floor.mp3", chapters=1),), xfail=10),
+            files=TWO_ROUTINE_HOME, probes=(Probe("work/floor.mp3", chapters=1),)),
     journey("an-output-in-proc-names-the-real-problem",
             vc("export", "kd4", "-o", "/proc/kd4.mp3", "--scale", "0.05", code=1, err_lines=1,
-               err=(r"^voicecoach: .*/proc",), absent=(r"(?i)no such file",)),
-            xfail=10),
+               err=(r"^voicecoach: .*/proc",), absent=(r"(?i)no such file",))),
     journey("show-suggests-the-routine-meant",
-            vc("show", "psoas", code=1, err_lines=1, err=(r"(?i)did you mean\W+psoas-release",)),
-            xfail=10),
+            vc("show", "psoas", code=1, err_lines=1, err=(r"(?i)did you mean\W+psoas-release",))),
 ]
 
 
