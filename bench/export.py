@@ -32,7 +32,7 @@ def run_export(routine: str, out: Path, cache: Path, extra: tuple[str, ...] = ()
     env = {**os.environ, "VOICECOACH_CACHE_DIR": str(cache)}
     extra = ("--engine", engine, *extra)
     began = time.perf_counter()
-    subprocess.run([PYTHON, "-m", "voicecoach", "export", routine, "-o", str(out), *extra], env=env, check=True,
+    subprocess.run([PYTHON, "-m", "voicecoach", "export", routine, "-o", str(out), "--force", *extra], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     return time.perf_counter() - began
 

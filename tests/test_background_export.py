@@ -204,7 +204,7 @@ def test_a_routine_names_its_bed_and_the_flag_overrides_it(env, tmp_path):
                                      "steps: [{name: Lie still, duration: 20s}]\n")
     for extra, source in (((), "ocean"), (("--background", "pad"), "pad"), (("--no-background",), None)):
         result = runner.invoke(app, ["export", str(tmp_path / "r.yaml"), "-o", str(tmp_path / "r.wav"),
-                                     "--timeline", str(tmp_path / "r.json"), *extra], env=env)
+                                     "--force", "--timeline", str(tmp_path / "r.json"), *extra], env=env)
         assert result.exit_code == 0, result.output
         assert json.loads((tmp_path / "r.json").read_text()).get("background", {}).get("source") == source
 

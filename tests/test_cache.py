@@ -147,7 +147,7 @@ def test_levelled_clips_whose_engine_clips_left_the_cache_still_export(user):
     at --scale 0.05 it does."""
     def export(*extra):
         return subprocess.run([sys.executable, "-m", "voicecoach", "export", "thomas-test", "--engine", "piper",
-                               "-o", str(user / "thomas.wav"), *extra],
+                               "-o", str(user / "thomas.wav"), "--force", *extra],
                               env=neural_env(), capture_output=True, text=True, timeout=300)
 
     first = export()

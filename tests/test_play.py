@@ -234,9 +234,12 @@ def with_drone(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-# simpleaudio is left out: it cannot pause in place (ALSA plays out its buffer) and resumes from
-# a clock estimate that a stall of the machine misleads; test_sinks.py holds it to its own figures.
-@pytest.mark.parametrize("backend", ["pulse", "miniaudio"])
+# The default backend only: this holds the promise of `--backend list` that pulse "resumes on the
+# exact sample" with the spacing exact around the pause. miniaudio keeps 60 ms queued, so a stall
+# of a busy machine is heard in it as a gap (documented), which moved a chime's found onset by
+# 7751 samples in one loaded clean-clone run; simpleaudio cannot pause in place. test_sinks.py
+# holds both to their own pause and resume figures.
+@pytest.mark.parametrize("backend", ["pulse"])
 def test_space_pauses_and_resumes_the_step_intact(backend, pulse_server, user_env, tmp_path, record_property):
     routine = with_drone(tmp_path)
     timeline = plan(user_env, routine)

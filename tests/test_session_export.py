@@ -97,8 +97,8 @@ def test_compressed_exports_decode_to_the_wav_duration(exported, tmp_path, suffi
 def test_subtitles_and_timeline_side_files(exported, tmp_path):
     vtt, srt = tmp_path / "m.vtt", tmp_path / "m.srt"
     for sub in (vtt, srt):
-        result = CliRunner().invoke(app, ["export", "morning", "-o", str(tmp_path / "m.wav"), "--subtitles",
-                                          str(sub)], env=exported[1])
+        result = CliRunner().invoke(app, ["export", "morning", "-o", str(tmp_path / "m.wav"), "--force",
+                                          "--subtitles", str(sub)], env=exported[1])
         assert result.exit_code == 0, result.output
     text = vtt.read_text()
     assert text.startswith("WEBVTT") and "Standing hip circles." in text
