@@ -83,7 +83,7 @@ def play_routines(refs: list[str], choices: PlayChoices) -> None:
                 voice = noted(voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg,
                                         choices.engine, choices.voice_model))
                 with console_progress("Preparing speech") as progress:
-                    session = prepare_session(r, opts, voice, progress)
+                    session = prepare_session(r, opts, voice, progress, cfg.cache_limit)
                 parts.append(Part(session.timeline, session.render, history.recorder(r, session.timeline)))
             try:
                 with keyboard(interactive) as keys, _panel(interactive) as show:
