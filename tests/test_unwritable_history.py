@@ -42,5 +42,5 @@ def test_an_unwritable_history_is_a_warning_after_the_finished_line(pulse_server
                             env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Finished Short check (0:") and result.stdout.count("\n") == 1
-    assert result.stderr == f"voicecoach: warning: cannot write the history {history}: Read-only file system\n"
+    assert result.stderr == f"voicecoach: warning: cannot write the history {history}: read-only file system\n"
     assert history.read_text() == before  # really not written: the mount stopped root
