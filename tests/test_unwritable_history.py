@@ -14,26 +14,14 @@ from mounts import run_read_only
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
-SHORT = """\
-title: Short check
-safety: false
-countdown: 2
-steps:
-  - name: Hold
-    duration: 2s
-    prep: 0.5s
-"""
-
-
-def test_an_unwritable_history_is_a_warning_after_the_finished_line(pulse_server, tmp_path):
+def test_an_unwritable_history_is_a_warning_after_the_finished_line(pulse_server, short_routine, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     history = data / "history.jsonl"
     before = ('{"routine": "kd4", "title": "KD4", "started": "2026-01-05T07:30:00+01:00", "seconds": 70.0, '
               '"total": 70.0, "finished": true}\n')
     history.write_text(before)
-    routine = tmp_path / "short.yaml"
-    routine.write_text(SHORT)
+    routine = short_routine
     env = {**os.environ, **pulse_server.env, "VOICECOACH_CACHE_DIR": str(tmp_path / "cache"),
            "VOICECOACH_DATA": str(data), "VOICECOACH_CONFIG": str(tmp_path / "config.yaml")}
     result = run_read_only([data], [sys.executable, "-m", "voicecoach", "play", str(routine), "--lead-in", "0"],
