@@ -146,4 +146,5 @@ def test_an_overlong_name_is_one_line_not_a_traceback(args, tmp_path, monkeypatc
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert len(lines) == 1 and "file name too long" in lines[0], result.output
+    assert lines[0].startswith("include.yaml:3:14: cannot use 'bbb" if args[0] == "validate" else "voicecoach: ")
     assert "Traceback" not in result.output

@@ -29,19 +29,20 @@ def reason(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
-def kind(path: Path, fail: Callable[[str], Exception] = InputError) -> str | None:
+def kind(path: Path, fail: Callable[[str], Exception] = InputError, name: str | None = None) -> str | None:
     """What a user-given `path` names: "file", "folder", "other", or None when nothing is there.
 
     Path.is_file() and friends raise for a name the system refuses outright
     (over 255 bytes: "file name too long", or a folder that may not be searched);
     here that becomes `fail(one line)`, an InputError unless the caller says otherwise.
+    The line quotes `name` (what the user wrote), else the path.
     """
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as err:
-        raise fail(f"cannot use {quote(str(path))}: {reason(err)}") from None
+        raise fail(f"cannot use {quote(name or str(path))}: {reason(err)}") from None
     return "file" if stat.S_ISREG(mode) else "folder" if stat.S_ISDIR(mode) else "other"
 
 

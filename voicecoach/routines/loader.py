@@ -367,7 +367,7 @@ class Validator:
                                           f"({allowed[1]})")
         else:
             target = library_dir() / f"{ref}.yaml"
-            if kind(target, lambda message: self.fail(ref_node, message)) != "file":
+            if kind(target, lambda message: self.fail(ref_node, message), ref) != "file":
                 choices = ", ".join(builtin_ids())
                 raise self.fail(ref_node, f"no built-in routine {quote(ref)} to include; expected a path ending "
                                           f"in .yaml or one of: {choices}")
@@ -375,7 +375,7 @@ class Validator:
         if key in self.stack:
             names = [Path(s).name for s in self.stack[self.stack.index(key):]] + [target.name]
             raise self.fail(ref_node, "include cycle: " + " -> ".join(names))
-        if kind(target, lambda message: self.fail(ref_node, message)) != "file":
+        if kind(target, lambda message: self.fail(ref_node, message), ref) != "file":
             raise self.fail(ref_node, f"cannot include {quote(ref)}: no such file {target}")
         return load_file(target, self.stack).steps
 
