@@ -1,4 +1,5 @@
-"""The layers of docs/architecture.md hold: each module imports only from the layers below it.
+"""The layers of docs/architecture.md hold: each module imports only from the layers below it,
+and no modules import each other in a circle (within a layer too).
 
 Every import counts, also those inside functions (they run sooner or later),
 except the registrations in cli/__init__.py. The pure core must also stay free
