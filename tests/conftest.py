@@ -106,6 +106,40 @@ def pulse_server_running(request):
 
 
 @pytest.fixture
+def user_env(tmp_path_factory, pulse_server):
+    """The environment of a user with a private cache, data folder, config and routine folder, on the test server."""
+    home = tmp_path_factory.mktemp("user")
+    return {**os.environ, **pulse_server.env,
+            "VOICECOACH_CACHE_DIR": str(home / "cache"), "VOICECOACH_DATA": str(home / "data"),
+            "VOICECOACH_CONFIG": str(home / "config.yaml"), "VOICECOACH_ROUTINES": str(home / "routines")}
+
+
+@pytest.fixture
+def bus_user_env(user_env, session_bus):
+    """`user_env` on the private session bus too (MPRIS, other media players)."""
+    return {**user_env, **session_bus.env}
+
+
+SHORT = """\
+title: Short check
+safety: false
+countdown: 2
+steps:
+  - name: Hold
+    duration: 2s
+    prep: 0.5s
+"""
+
+
+@pytest.fixture
+def short_routine(tmp_path):
+    """short.yaml in the test's folder: one 2-second step after a 2-second countdown, no safety question."""
+    path = tmp_path / "short.yaml"
+    path.write_text(SHORT)
+    return path
+
+
+@pytest.fixture
 def pulse_env(pulse_server, monkeypatch):
     """Point this process's libpulse and ALSA at the private server for one test."""
     for key, value in pulse_server.env.items():

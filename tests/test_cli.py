@@ -130,3 +130,21 @@ def test_export_all_writes_every_routine_and_a_playlist_with_true_lengths(tmp_pa
         seconds = int(extinf.split(":")[1].split(",")[0])
         assert seconds == round(sf.info(str(folder / name)).duration)
         assert (folder / name).with_suffix(".vtt").read_text().startswith("WEBVTT")
+
+
+LONG = "a" * 300  # over the 255 bytes a file name may have: the system answers "file name too long"
+
+
+@pytest.mark.parametrize("args", [["show", LONG], ["play", LONG], ["new", LONG],
+                                  ["export", "kd4", "-o", f"{LONG}.mp3"], ["validate", "include.yaml"]],
+                         ids=["show", "play", "new", "export", "validate-include"])
+def test_an_overlong_name_is_one_line_not_a_traceback(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "include.yaml").write_text(f"title: Long include\nsteps:\n  - include: {'b' * 5000}\n")
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and "file name too long" in lines[0], result.output
+    assert lines[0].startswith("include.yaml:3:14: cannot use 'bbb" if args[0] == "validate" else "voicecoach: ")
+    assert "Traceback" not in result.output

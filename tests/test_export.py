@@ -19,6 +19,7 @@ from mutagen.flac import FLAC
 from mutagen.id3 import ID3, CTOCFlags
 from mutagen.oggvorbis import OggVorbis
 
+from mounts import private_mounts
 from voicecoach.errors import ExportError, InputError
 from voicecoach.export import FORMATS, export_audio, write_playlist, write_timeline_json
 from voicecoach.timeline import Event, StepSpan, Timeline
@@ -316,9 +317,8 @@ def on_a_full_disk(disk: Path, target: Path) -> subprocess.CompletedProcess:
     The tmpfs lives in a mount namespace of the child's own (with a user namespace
     when not root), so nothing is left mounted whatever happens to the test.
     """
-    namespaces = ["--mount"] if os.geteuid() == 0 else ["--user", "--map-root-user", "--mount"]
     script = 'mount -t tmpfs -o size=64k tmpfs "$1" && shift && exec "$@"'
-    return subprocess.run(["unshare", *namespaces, "sh", "-c", script, "sh", str(disk),
+    return subprocess.run([*private_mounts(), "sh", "-c", script, "sh", str(disk),
                            sys.executable, "-c", FULL_CHILD, str(target)],
                           capture_output=True, text=True, timeout=60)
 

@@ -66,15 +66,6 @@ steps:
 """
 
 
-@pytest.fixture
-def user_env(tmp_path_factory, pulse_server, session_bus):
-    """A user with a private cache, data folder and config, on the test sound server and the private bus."""
-    home = tmp_path_factory.mktemp("user")
-    return {**os.environ, **pulse_server.env, **session_bus.env,
-            "VOICECOACH_CACHE_DIR": str(home / "cache"), "VOICECOACH_DATA": str(home / "data"),
-            "VOICECOACH_CONFIG": str(home / "config.yaml"), "VOICECOACH_ROUTINES": str(home / "routines")}
-
-
 def play(routine: Path, env: dict, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "voicecoach", "play", str(routine),
                              "--lead-in", "0", *extra], env=env, stdin=subprocess.DEVNULL,
@@ -150,8 +141,8 @@ class FakePlayer:
 
 
 @pytest.fixture
-def music(user_env):
-    player = FakePlayer(user_env)
+def music(bus_user_env):
+    player = FakePlayer(bus_user_env)
     yield player
     player.stop()
 
@@ -160,15 +151,15 @@ def last_history(env: dict) -> dict:
     return json.loads((Path(env["VOICECOACH_DATA"]) / "history.jsonl").read_text().splitlines()[-1])
 
 
-def test_the_desktop_follows_the_steps_and_other_players_wait(pulse_server, user_env, music, tmp_path,
+def test_the_desktop_follows_the_steps_and_other_players_wait(pulse_server, bus_user_env, music, tmp_path,
                                                            record_property):
-    timeline = plan(user_env)
+    timeline = plan(bus_user_env)
     expected = planned(timeline)
     follow = subprocess.Popen(["playerctl", "-p", "voicecoach", "-F", "metadata", "--format",
-                               "{{status}}|{{xesam:title}}|{{xesam:album}}"], env=user_env,
+                               "{{status}}|{{xesam:title}}|{{xesam:album}}"], env=bus_user_env,
                               stdout=subprocess.PIPE, text=True)
     rec = pulse_server.record(tmp_path / "follow.wav")
-    proc = play(ROUTINE, user_env, "--pause-others")
+    proc = play(ROUTINE, bus_user_env, "--pause-others")
     out, err = proc.communicate(timeout=120)
     ended = time.monotonic()
     time.sleep(0.3)
@@ -198,25 +189,25 @@ def test_the_desktop_follows_the_steps_and_other_players_wait(pulse_server, user
     assert last_sound - 0.1 < resumed_at < ended + 0.1  # after our sound stopped, before we exited
 
 
-def test_a_pause_over_the_bus_is_a_gap_and_everything_after_lands_as_planned(pulse_server, user_env, tmp_path,
+def test_a_pause_over_the_bus_is_a_gap_and_everything_after_lands_as_planned(pulse_server, bus_user_env, tmp_path,
                                                                              record_property):
     soundfile.write(str(tmp_path / "drone.wav"), drone(), RATE, subtype="FLOAT")
     routine = written(tmp_path, DRONE_ROUTINE, "drone.yaml")
-    timeline = timeline_of(routine, user_env)
+    timeline = timeline_of(routine, bus_user_env)
     expected = planned(timeline)
     rec = pulse_server.record(tmp_path / "pause.wav")
-    proc = play(routine, user_env)
-    player = wait_listed(user_env, proc.pid)
+    proc = play(routine, bus_user_env)
+    player = wait_listed(bus_user_env, proc.pid)
     bell = wait_for_first(rec, "bell")
     # the drone starts 1 s after the start chime; pause 1 s into it, resume 2 s later
     time.sleep(max(0.0, rec.time_of(bell) + 2.0 - time.monotonic()))
     sent = time.monotonic()
-    playerctl(user_env, player, "pause")
+    playerctl(bus_user_env, player, "pause")
     returned = time.monotonic()
     time.sleep(1.0)
-    status = playerctl(user_env, player, "status")
+    status = playerctl(bus_user_env, player, "status")
     time.sleep(max(0.0, sent + 2.0 - time.monotonic()))
-    playerctl(user_env, player, "play")
+    playerctl(bus_user_env, player, "play")
     out, err = proc.communicate(timeout=90)
     time.sleep(0.3)
     recording = rec.stop()
@@ -259,17 +250,17 @@ def test_a_pause_over_the_bus_is_a_gap_and_everything_after_lands_as_planned(pul
     assert resume_error == 0, f"resumed {resume_error} samples away from where it paused"  # "on the exact sample"
 
 
-def test_next_over_the_bus_skips_to_the_next_step(pulse_server, user_env, tmp_path):
-    timeline = plan(user_env)
+def test_next_over_the_bus_skips_to_the_next_step(pulse_server, bus_user_env, tmp_path):
+    timeline = plan(bus_user_env)
     rec = pulse_server.record(tmp_path / "next.wav")
-    proc = play(ROUTINE, user_env)
-    player = wait_listed(user_env, proc.pid)
+    proc = play(ROUTINE, bus_user_env)
+    player = wait_listed(bus_user_env, proc.pid)
     wait_for_first(rec, "bell")
-    before = playerctl(user_env, player, "metadata", "xesam:title")
+    before = playerctl(bus_user_env, player, "metadata", "xesam:title")
     time.sleep(1.0)  # one second into the 6-second hold: straight on to "Press"
-    playerctl(user_env, player, "next")
+    playerctl(bus_user_env, player, "next")
     time.sleep(0.5)
-    after = playerctl(user_env, player, "metadata", "xesam:title")
+    after = playerctl(bus_user_env, player, "metadata", "xesam:title")
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     time.sleep(0.3)
@@ -280,16 +271,16 @@ def test_next_over_the_bus_skips_to_the_next_step(pulse_server, user_env, tmp_pa
     assert found == ["bell"] + [n for s, n in planned(timeline) if s >= press]
 
 
-def test_previous_over_the_bus_restarts_the_step(pulse_server, user_env, tmp_path):
-    timeline = plan(user_env)
+def test_previous_over_the_bus_restarts_the_step(pulse_server, bus_user_env, tmp_path):
+    timeline = plan(bus_user_env)
     hold = timeline.steps[0]
     rec = pulse_server.record(tmp_path / "previous.wav")
-    proc = play(ROUTINE, user_env)
-    player = wait_listed(user_env, proc.pid)
+    proc = play(ROUTINE, bus_user_env)
+    player = wait_listed(bus_user_env, proc.pid)
     bell = wait_for_first(rec, "bell")
     # halfway is 3 s into the hold and the first tick 4 s: restart between them
     time.sleep(max(0.0, rec.time_of(bell) + 3.5 - time.monotonic()))
-    playerctl(user_env, player, "previous")
+    playerctl(bus_user_env, player, "previous")
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     time.sleep(0.3)
@@ -298,44 +289,44 @@ def test_previous_over_the_bus_restarts_the_step(pulse_server, user_env, tmp_pat
     assert found == ["bell", "halfway"] + [n for s, n in planned(timeline) if s >= hold.announce_sample]
 
 
-def test_stop_over_the_bus_ends_the_session_as_q_does(pulse_server, user_env, music, tmp_path):
-    plan(user_env)  # the speech, prepared once for both runs
-    confirmed_safety(user_env)
+def test_stop_over_the_bus_ends_the_session_as_q_does(pulse_server, bus_user_env, music, tmp_path):
+    plan(bus_user_env)  # the speech, prepared once for both runs
+    confirmed_safety(bus_user_env)
     # q on the terminal first: what Stop must match
     rec = pulse_server.record(tmp_path / "q.wav")
     term = Terminal([sys.executable, "-m", "voicecoach", "play", str(ROUTINE),
-                     "--lead-in", "0", "--no-mpris"], user_env)
+                     "--lead-in", "0", "--no-mpris"], bus_user_env)
     wait_for_first(rec, "bell")
     term.key("q")
     q_code = term.wait(30)
     rec.stop()
-    q_entry = last_history(user_env)
+    q_entry = last_history(bus_user_env)
     assert b"Quit after 0:0" in term.screen
     # then Stop over the bus, with the music paused for the session
     rec = pulse_server.record(tmp_path / "stop.wav")
-    proc = play(ROUTINE, user_env, "--pause-others")
-    player = wait_listed(user_env, proc.pid)
+    proc = play(ROUTINE, bus_user_env, "--pause-others")
+    player = wait_listed(bus_user_env, proc.pid)
     wait_for_first(rec, "bell")
     time.sleep(1.0)
     sent = time.monotonic()
-    playerctl(user_env, player, "stop")
+    playerctl(bus_user_env, player, "stop")
     out, err = proc.communicate(timeout=30)
     time.sleep(0.5)
     recording = rec.stop()
     assert (proc.returncode, err) == (q_code, "")
     assert out.startswith("Quit after 0:0") and " of 0:27, in step 1 of 4 (Hold).\n" in out
-    assert (last_history(user_env)["finished"], q_entry["finished"]) == (False, False)
+    assert (last_history(bus_user_env)["finished"], q_entry["finished"]) == (False, False)
     last_sound = rec.time_of(int(np.flatnonzero(np.abs(recording) > 1e-3)[-1]))
     assert last_sound - sent < 1.0  # the sound stopped within a second of the command
     assert music.methods() == ["Pause", "Play"]
     assert music.calls[1][1] > last_sound - 0.1  # the music came back after our sound stopped
 
 
-def test_ctrl_c_ends_the_session_and_the_other_players_come_back(pulse_server, user_env, music, tmp_path):
-    Path(user_env["VOICECOACH_CONFIG"]).write_text("pause_others: true\n")  # the config key, not the option
+def test_ctrl_c_ends_the_session_and_the_other_players_come_back(pulse_server, bus_user_env, music, tmp_path):
+    Path(bus_user_env["VOICECOACH_CONFIG"]).write_text("pause_others: true\n")  # the config key, not the option
     rec = pulse_server.record(tmp_path / "ctrl-c.wav")
-    proc = play(ROUTINE, user_env)
-    wait_listed(user_env, proc.pid)
+    proc = play(ROUTINE, bus_user_env)
+    wait_listed(bus_user_env, proc.pid)
     wait_for_first(rec, "bell")
     assert music.methods(settle=0.2) == ["Pause"]
     proc.send_signal(signal.SIGINT)
@@ -344,15 +335,15 @@ def test_ctrl_c_ends_the_session_and_the_other_players_come_back(pulse_server, u
     assert proc.returncode == 130
     assert err.startswith("Stopped after 0:0") and "Traceback" not in err
     assert music.methods() == ["Pause", "Play"]
-    assert last_history(user_env)["finished"] is False
+    assert last_history(bus_user_env)["finished"] is False
 
 
 @pytest.mark.parametrize("bus", ["a socket that is not there", "no address at all"])
-def test_without_a_bus_play_prints_nothing_extra(bus, pulse_server, user_env, tmp_path):
+def test_without_a_bus_play_prints_nothing_extra(bus, pulse_server, bus_user_env, tmp_path):
     routine = written(tmp_path, SHORT_ROUTINE, "short.yaml")
-    timeline = timeline_of(routine, user_env)
-    off = play(routine, user_env, "--no-mpris").communicate(timeout=60)
-    env = dict(user_env, DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path / 'no-bus'}")
+    timeline = timeline_of(routine, bus_user_env)
+    off = play(routine, bus_user_env, "--no-mpris").communicate(timeout=60)
+    env = dict(bus_user_env, DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path / 'no-bus'}")
     if bus == "no address at all":  # as on a console: no variable, nothing in XDG_RUNTIME_DIR, no X display
         env.pop("DBUS_SESSION_BUS_ADDRESS")
         env.pop("DISPLAY", None)
@@ -372,12 +363,12 @@ def test_without_a_bus_play_prints_nothing_extra(bus, pulse_server, user_env, tm
     assert len(verbose.stderr.splitlines()) == 1 and verbose.stderr.startswith("MPRIS off: no session bus")
 
 
-def test_a_bus_that_dies_mid_session_changes_nothing(pulse_server, user_env, session_bus, tmp_path):
+def test_a_bus_that_dies_mid_session_changes_nothing(pulse_server, bus_user_env, session_bus, tmp_path):
     routine = written(tmp_path, SHORT_ROUTINE, "short.yaml")
-    timeline = timeline_of(routine, user_env)
+    timeline = timeline_of(routine, bus_user_env)
     rec = pulse_server.record(tmp_path / "bus-dies.wav")
-    proc = play(routine, user_env)
-    wait_listed(user_env, proc.pid)
+    proc = play(routine, bus_user_env)
+    wait_listed(bus_user_env, proc.pid)
     wait_for_first(rec, "bell")
     session_bus.kill()
     out, err = proc.communicate(timeout=60)
@@ -388,32 +379,32 @@ def test_a_bus_that_dies_mid_session_changes_nothing(pulse_server, user_env, ses
     assert [n for _, n in found] == [n for _, n in planned(timeline)]
 
 
-def test_the_config_key_keeps_voicecoach_off_the_bus_and_the_option_puts_it_back(pulse_server, user_env, tmp_path):
+def test_the_config_key_keeps_voicecoach_off_the_bus_and_the_option_puts_it_back(pulse_server, bus_user_env, tmp_path):
     routine = written(tmp_path, SHORT_ROUTINE, "short.yaml")
-    timeline_of(routine, user_env)  # the speech, prepared once
-    Path(user_env["VOICECOACH_CONFIG"]).write_text("mpris: false\n")
+    timeline_of(routine, bus_user_env)  # the speech, prepared once
+    Path(bus_user_env["VOICECOACH_CONFIG"]).write_text("mpris: false\n")
     for extra, expected in (((), False), (("--mpris",), True)):
-        proc = play(routine, user_env, *extra)
+        proc = play(routine, bus_user_env, *extra)
         seen = False
         while proc.poll() is None:
-            listed = subprocess.run(["playerctl", "-l"], env=user_env, capture_output=True, text=True, timeout=10)
+            listed = subprocess.run(["playerctl", "-l"], env=bus_user_env, capture_output=True, text=True, timeout=10)
             seen = seen or f"voicecoach.instance{proc.pid}" in listed.stdout.split()
             time.sleep(0.1)
         assert proc.returncode == 0, proc.stderr.read()
         assert seen is expected
 
 
-def test_a_desk_break_is_a_player_while_it_plays_and_the_music_waits_for_it(pulse_server, user_env, music):
+def test_a_desk_break_is_a_player_while_it_plays_and_the_music_waits_for_it(pulse_server, bus_user_env, music):
     from datetime import datetime, timedelta
 
     # a window opening one or two (fast) minutes from now, so the prompt comes within a second
     opens = (datetime.now() + timedelta(minutes=2)).replace(second=0, microsecond=0)
     follow = subprocess.Popen(["playerctl", "-p", "voicecoach", "-F", "metadata", "--format",
-                               "{{status}}|{{xesam:album}}"], env=user_env, stdout=subprocess.PIPE, text=True)
+                               "{{status}}|{{xesam:album}}"], env=bus_user_env, stdout=subprocess.PIPE, text=True)
     result = subprocess.run([sys.executable, "-m", "voicecoach", "remind", "--count", "1", "--hours",
                              f"{opens:%H:%M}-{opens + timedelta(hours=3):%H:%M}", "--minute-seconds", "0.5",
                              "--rate", "500", "--pause-others"],
-                            env=user_env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                            env=bus_user_env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     time.sleep(0.5)
     follow.terminate()
     shown = [line for line in follow.communicate()[0].splitlines() if line]

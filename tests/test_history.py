@@ -80,9 +80,15 @@ def test_damaged_lines_anywhere_are_skipped_with_their_number(tmp_path, bad):
 
 
 def test_an_unwritable_history_is_an_environment_problem(tmp_path):
-    (tmp_path / "history.jsonl").mkdir()
-    with pytest.raises(EnvironmentProblem, match="cannot write the history"):
-        record(entry(date(2024, 3, 4)), tmp_path / "history.jsonl")
+    path = tmp_path / "history.jsonl"
+    path.mkdir()
+    # the reason as the cache and `new` say it (files.reason), not Python's capitalized strerror
+    with pytest.raises(EnvironmentProblem) as err:
+        record(entry(date(2024, 3, 4)), path)
+    assert str(err.value) == f"cannot write the history {path}: is a directory"
+    with pytest.raises(EnvironmentProblem) as err:
+        read(path)
+    assert str(err.value) == f"cannot read the history {path}: is a directory"
 
 
 def days(*dates: date, **kw) -> list[Entry]:

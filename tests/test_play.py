@@ -46,16 +46,6 @@ def backend(request):
     return request.param
 
 
-@pytest.fixture
-def user_env(tmp_path_factory, pulse_server):
-    """The environment of a user with a private cache, data folder and config, on the test server."""
-    home = tmp_path_factory.mktemp("user")
-    env = {**os.environ, **pulse_server.env,
-           "VOICECOACH_CACHE_DIR": str(home / "cache"), "VOICECOACH_DATA": str(home / "data"),
-           "VOICECOACH_CONFIG": str(home / "config.yaml"), "VOICECOACH_ROUTINES": str(home / "routines")}
-    return env
-
-
 def plan(env, path: Path = ROUTINE):
     """The timeline `play --lead-in 0` will play (same speech cache, so the same clips)."""
     from voicecoach.session import options, prepare_session, voice_for

@@ -199,14 +199,6 @@ def remind_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "voicecoach", "remind", *args]
 
 
-@pytest.fixture
-def user_env(tmp_path_factory, pulse_server):
-    home = tmp_path_factory.mktemp("user")
-    return {**os.environ, **pulse_server.env,
-            "VOICECOACH_CACHE_DIR": str(home / "cache"), "VOICECOACH_DATA": str(home / "data"),
-            "VOICECOACH_CONFIG": str(home / "config.yaml"), "VOICECOACH_ROUTINES": str(home / "routines")}
-
-
 @pytest.mark.parametrize("args, message", [
     (["--every", "often"], "voicecoach: --every 'often': expected a duration"),
     (["--every", "0"], "voicecoach: --every '0': expected a duration above zero"),

@@ -5,7 +5,6 @@ ends: after a `kill -9` the next session plays at once.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -16,33 +15,14 @@ from test_play import ROUTINE, wait_for_first
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
-SHORT = """\
-title: Short check
-safety: false
-countdown: 2
-steps:
-  - name: Hold
-    duration: 2s
-    prep: 0.5s
-"""
-
-
-@pytest.fixture
-def user_env(tmp_path_factory, pulse_server):
-    home = tmp_path_factory.mktemp("user")
-    return {**os.environ, **pulse_server.env,
-            "VOICECOACH_CACHE_DIR": str(home / "cache"), "VOICECOACH_DATA": str(home / "data"),
-            "VOICECOACH_CONFIG": str(home / "config.yaml"), "VOICECOACH_ROUTINES": str(home / "routines")}
-
-
 def play(env: dict, routine, **kwargs):
     return subprocess.run([sys.executable, "-m", "voicecoach", "play", str(routine), "--lead-in", "0"], env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, **kwargs)
 
 
-def test_a_second_session_is_refused_and_a_killed_one_leaves_no_lock(pulse_server, user_env, tmp_path):
-    short = tmp_path / "short.yaml"
-    short.write_text(SHORT)
+def test_a_second_session_is_refused_and_a_killed_one_leaves_no_lock(pulse_server, user_env, short_routine,
+                                                                      tmp_path):
+    short = short_routine
     rec = pulse_server.record(tmp_path / "lock.wav")
     first = subprocess.Popen([sys.executable, "-m", "voicecoach", "play", str(ROUTINE), "--lead-in", "0"],
                              env=user_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -66,9 +46,8 @@ def test_a_second_session_is_refused_and_a_killed_one_leaves_no_lock(pulse_serve
     assert third.stdout.startswith("Finished Short check")
 
 
-def test_desk_mode_holds_the_lock_between_breaks_and_says_so(pulse_server, user_env, tmp_path):
-    short = tmp_path / "short.yaml"
-    short.write_text(SHORT)
+def test_desk_mode_holds_the_lock_between_breaks_and_says_so(pulse_server, user_env, short_routine, tmp_path):
+    short = short_routine
     # a window from the last full hour to two hours on, a break every three hours: the slots are
     # the window's ends, so the next break is at least an hour away
     hour = time.localtime().tm_hour

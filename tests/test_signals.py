@@ -24,18 +24,9 @@ pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 
 @pytest.fixture
-def user_env(tmp_path_factory, pulse_server, session_bus):
-    """A user with a private cache, data folder and config, on the test sound server and the private bus."""
-    home = tmp_path_factory.mktemp("user")
-    return {**os.environ, **pulse_server.env, **session_bus.env,
-            "VOICECOACH_CACHE_DIR": str(home / "cache"), "VOICECOACH_DATA": str(home / "data"),
-            "VOICECOACH_CONFIG": str(home / "config.yaml"), "VOICECOACH_ROUTINES": str(home / "routines")}
-
-
-@pytest.fixture
-def music(user_env):
+def music(bus_user_env):
     """Another player on the bus, Playing: what --pause-others pauses."""
-    player = FakePlayer(user_env)
+    player = FakePlayer(bus_user_env)
     yield player
     player.stop()
 
@@ -60,11 +51,11 @@ def wait_for_second_step(rec, timeline) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_signal_stops_the_sound_resumes_the_music_and_is_recorded(signum, pulse_server, user_env, music, tmp_path):
-    timeline = plan(user_env)
+def test_a_signal_stops_the_sound_resumes_the_music_and_is_recorded(signum, pulse_server, bus_user_env, music, tmp_path):
+    timeline = plan(bus_user_env)
     rec = pulse_server.record(tmp_path / "signal.wav")
-    proc = play(ROUTINE, user_env, "--pause-others")
-    wait_listed(user_env, proc.pid)
+    proc = play(ROUTINE, bus_user_env, "--pause-others")
+    wait_listed(bus_user_env, proc.pid)
     wait_for_second_step(rec, timeline)
     assert music.methods(settle=0.2) == ["Pause"]
     sent = time.monotonic()
@@ -78,19 +69,19 @@ def test_a_signal_stops_the_sound_resumes_the_music_and_is_recorded(signum, puls
     assert last_sound(rec, recording) - sent < 1.0  # the sound stopped at once
     assert music.methods() == ["Pause", "Play"]  # the other player is not left paused
     assert music.calls[1][1] > last_sound(rec, recording) - 0.1  # and came back after our sound stopped
-    entry = last_history(user_env)
+    entry = last_history(bus_user_env)
     assert (entry["routine"], entry["finished"]) == ("pacing", False)
     assert 0 < entry["seconds"] < entry["total"]
 
 
-def test_closing_the_terminal_ends_the_session_as_sighup_does(pulse_server, user_env, music, tmp_path):
+def test_closing_the_terminal_ends_the_session_as_sighup_does(pulse_server, bus_user_env, music, tmp_path):
     """The terminal is gone before the hang-up arrives: nothing can be written to it, and nothing breaks."""
-    timeline = plan(user_env)
-    confirmed_safety(user_env)
+    timeline = plan(bus_user_env)
+    confirmed_safety(bus_user_env)
     rec = pulse_server.record(tmp_path / "hangup.wav")
     term = Terminal([sys.executable, "-m", "voicecoach", "play", str(ROUTINE), "--lead-in", "0",
-                     "--pause-others"], user_env)
-    wait_listed(user_env, term.proc.pid)
+                     "--pause-others"], bus_user_env)
+    wait_listed(bus_user_env, term.proc.pid)
     wait_for_second_step(rec, timeline)
     os.close(term.master)  # the terminal window closes: the panel's writes and the key reads now fail
     time.sleep(0.5)  # the hang-up comes a little later: meanwhile the session plays on, reading no keys
@@ -106,5 +97,5 @@ def test_closing_the_terminal_ends_the_session_as_sighup_does(pulse_server, user
     assert len(stopped_lines(err)) == 2  # stderr is still open here: it says how far it got
     assert last_sound(rec, recording) - sent < 1.0
     assert music.methods() == ["Pause", "Play"]
-    assert last_history(user_env)["finished"] is False
+    assert last_history(bus_user_env)["finished"] is False
 

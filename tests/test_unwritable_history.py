@@ -6,41 +6,27 @@ mount namespace, which stops root too (permissions would not).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import pytest
 
+from mounts import run_read_only
+
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
-SHORT = """\
-title: Short check
-safety: false
-countdown: 2
-steps:
-  - name: Hold
-    duration: 2s
-    prep: 0.5s
-"""
-# Bind the folder onto itself, make that read-only, then run the command: only this process tree sees it.
-READ_ONLY = 'd="$1"; shift; mount --bind "$d" "$d" && mount -o remount,ro,bind "$d" && exec "$@"'
-
-
-def test_an_unwritable_history_is_a_warning_after_the_finished_line(pulse_server, tmp_path):
+def test_an_unwritable_history_is_a_warning_after_the_finished_line(pulse_server, short_routine, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     history = data / "history.jsonl"
     before = ('{"routine": "kd4", "title": "KD4", "started": "2026-01-05T07:30:00+01:00", "seconds": 70.0, '
               '"total": 70.0, "finished": true}\n')
     history.write_text(before)
-    routine = tmp_path / "short.yaml"
-    routine.write_text(SHORT)
+    routine = short_routine
     env = {**os.environ, **pulse_server.env, "VOICECOACH_CACHE_DIR": str(tmp_path / "cache"),
            "VOICECOACH_DATA": str(data), "VOICECOACH_CONFIG": str(tmp_path / "config.yaml")}
-    result = subprocess.run(["unshare", "-m", "sh", "-c", READ_ONLY, "sh", str(data),
-                             sys.executable, "-m", "voicecoach", "play", str(routine), "--lead-in", "0"],
-                            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    result = run_read_only([data], [sys.executable, "-m", "voicecoach", "play", str(routine), "--lead-in", "0"],
+                           env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Finished Short check (0:") and result.stdout.count("\n") == 1
-    assert result.stderr == f"voicecoach: warning: cannot write the history {history}: Read-only file system\n"
+    assert result.stderr == f"voicecoach: warning: cannot write the history {history}: read-only file system\n"
     assert history.read_text() == before  # really not written: the mount stopped root

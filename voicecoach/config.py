@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,10 +98,13 @@ def load_config(path: Path | None = None) -> Config:
         node = fields["tts_command"]
         if isinstance(node.value, list):
             values["tts_command"] = tuple(b.text(n, "an argument") for n in node.value)
-        else:
-            from .speech import parse_command
-
-            values["tts_command"] = parse_command(b.text(node, "tts_command"))
+        else:  # split here, not by speech.parse_command: the speech package reads this module (data_dir)
+            try:
+                values["tts_command"] = tuple(shlex.split(b.text(node, "tts_command")))
+            except ValueError as exc:
+                raise b.fail(node, f"cannot read the TTS command: {exc}") from None
+            if not values["tts_command"]:
+                raise b.fail(node, "the TTS command is empty")
     if "background" in fields:
         values["background"] = _background(b, fields["background"], path.parent)
     for key, (low, high) in (("background_level", BACKGROUND_LEVEL_RANGE), ("duck", DUCK_RANGE)):

@@ -28,7 +28,7 @@ from mutagen import MutagenError
 from voicecoach import level
 from voicecoach.chapters import write_tags
 from voicecoach.errors import ExportError, InputError
-from voicecoach.files import atomic
+from voicecoach.files import atomic, kind
 from voicecoach.subtitles import SUBTITLE_FORMATS
 from voicecoach.text import one_line
 from voicecoach.timeline import Timeline
@@ -399,11 +399,12 @@ def check_targets(targets: list[Path], force: bool = False) -> None:
             raise InputError(f"{path} is named twice; give each file its own name")
         seen.add(key)
         folder = path.parent
-        if path.is_dir():
+        found = kind(path, ExportError)
+        if found == "folder":
             raise ExportError(f"cannot write {path}: it is a folder")
-        if not folder.is_dir():
+        if kind(folder, ExportError) != "folder":
             raise ExportError(f"cannot write {path}: the folder {folder} does not exist")
-        if path.exists() and not force:
+        if found is not None and not force:
             raise ExportError(f"{path} exists already; choose another name or pass --force to overwrite it")
         probe = folder / f".{path.name}.probe-{os.getpid()}-{secrets.token_hex(4)}"
         try:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ContextManager
 
-from .errors import ExportError
+from .errors import ExportError, InputError
+from .text import quote
 
 
 def reason(err: BaseException) -> str:
@@ -25,6 +27,23 @@ def reason(err: BaseException) -> str:
             return "the disk is full (no space left on device)"
         return err.strerror[0].lower() + err.strerror[1:]
     return str(err) or type(err).__name__
+
+
+def kind(path: Path, fail: Callable[[str], Exception] = InputError, name: str | None = None) -> str | None:
+    """What a user-given `path` names: "file", "folder", "other", or None when nothing is there.
+
+    Path.is_file() and friends raise for a name the system refuses outright
+    (over 255 bytes: "file name too long", or a folder that may not be searched);
+    here that becomes `fail(one line)`, an InputError unless the caller says otherwise.
+    The line quotes `name` (what the user wrote), else the path.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise fail(f"cannot use {quote(name or str(path))}: {reason(err)}") from None
+    return "file" if stat.S_ISREG(mode) else "folder" if stat.S_ISDIR(mode) else "other"
 
 
 @contextmanager
@@ -37,9 +56,9 @@ def _reported(path: Path) -> Iterator[None]:
 
 def _check_folder(path: Path) -> None:
     folder = path.parent
-    if not folder.is_dir():
+    if kind(folder, ExportError) != "folder":
         raise ExportError(f"cannot write {path}: the folder {folder} does not exist")
-    if path.is_dir():
+    if kind(path, ExportError) == "folder":
         raise ExportError(f"cannot write {path}: it is a folder")
 
 

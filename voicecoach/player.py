@@ -527,6 +527,9 @@ class LivePlay:
                     if k and remote is not None:
                         remote.load(part.timeline)
                     self.ready()
+                    if signals.received is not None:  # came while the stream opened: this routine never started
+                        signum = signals.received
+                        break
                     if self._lock is not None:
                         self._lock.note(part.timeline.title)
                     place = Place(k, len(parts), sum(seconds[:k]), sum(seconds),

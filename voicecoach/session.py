@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import bed, level, sounds
-from .errors import InputError
+from .errors import InputError, VoicecoachError
 from .mixer import Mixer
 from .routines.model import Routine, expand
 from .routines.safety import SHORT_REMINDER
@@ -290,11 +290,25 @@ def prepare(routine: Routine, options: Options, speaker, progress: Progress | No
     return Session(routine, mixer.timeline, mixer)
 
 
+def cache_limit(config=None) -> int | None:
+    """The config file's cache_limit in bytes, or None (the speech cache's default); None also when the
+    file cannot be read: the commands that read it for their own settings report that themselves."""
+    from .config import load_config
+
+    try:
+        return (config if config is not None else load_config()).cache_limit
+    except (VoicecoachError, OSError):
+        return None
+
+
 def prepare_session(routine: Routine, opts: Options | None = None, voice=None,
-                    progress: Progress | None = None) -> Session:
-    """Synthesize with `voice` (default: `voice_for(routine)`) and compile with `opts` (default: `options()`)."""
+                    progress: Progress | None = None, limit: int | None = None) -> Session:
+    """Synthesize with `voice` (default: `voice_for(routine)`) and compile with `opts` (default: `options()`).
+
+    `limit` is the speech cache's size in bytes (default: `cache_limit()`, the config file's)."""
     from .speech import Speaker
 
     opts = opts or options()
-    with Speaker(voice or voice_for(routine), opts.sample_rate) as speaker:
+    limit = limit if limit is not None else cache_limit()
+    with Speaker(voice or voice_for(routine), opts.sample_rate, cache_limit=limit) as speaker:
         return prepare(routine, opts, speaker, progress)

@@ -14,7 +14,7 @@ speaks with espeak-ng, see conftest.py), so voicecoach finds every file where
 it finds a real user's. A command can run on a pseudo-terminal (the live panel,
 keys, the one-time safety question a fresh home asks first) or on pipes (as a
 script runs it). A folder is made read-only by a read-only bind mount in a
-mount namespace of the command's own (`unshare -m`): the tests run as root,
+mount namespace of the command's own (mounts.py): the tests run as root,
 which file permissions do not stop.
 """
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from mounts import read_only_command
 from pulse import no_server_env
 from sessionbus import SessionBus
 
@@ -44,10 +45,6 @@ FAKE_PLAYER = Path(__file__).resolve().parent.parent / "fakeplayer.py"
 FOLDERS = {"home": "", "config": ".config/voicecoach", "cache": ".cache/voicecoach",
            "data": ".local/share/voicecoach", "state": ".local/state/voicecoach", "work": "work"}
 
-# Bind every folder named before `--` onto itself read-only, then become the command after it
-# (exec, so the process signalled is voicecoach itself).
-_READ_ONLY = ('while [ "$1" != -- ]; do mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" "$1" || exit 125; '
-              'shift; done; shift; exec "$@"')
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 
 
@@ -414,7 +411,7 @@ class Trip:
         argv = [str(VOICECOACH), *(self.home.expand(a) for a in step.args)]
         if self.journey.readonly:
             folders = [str(self.home.path(name + "/")) for name in self.journey.readonly]
-            argv = ["unshare", "-m", "sh", "-c", _READ_ONLY, "sh", *folders, "--", *argv]
+            argv = read_only_command(folders, argv)  # exec: the process signalled is voicecoach itself
         return argv
 
     # -- running

@@ -27,6 +27,7 @@ def cache(
                                                       "when needed) and say how much was freed."),
 ) -> None:
     """Show the speech cache's folder, size, number of clips and size limit; `--clear` empties it."""
+    from ..config import load_config
     from ..speech import cache as clipcache
 
     with handled():
@@ -35,7 +36,7 @@ def cache(
             freed, clips = clipcache.clear(folder)
             typer.echo(f"freed {size_text(freed)} ({_clips(clips)}) from {folder}")
             return
-        found = clipcache.state()
+        found = clipcache.state(limit=load_config().cache_limit)  # a bad config file: its one-line error
     typer.echo(f"folder  {found.folder}")
     typer.echo(f"size    {size_text(found.size)} in {_clips(found.clips)}")
     where = "cache_limit in the config file" if found.limit_set else "the default; set cache_limit in the config file"

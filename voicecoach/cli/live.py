@@ -83,7 +83,7 @@ def play_routines(refs: list[str], choices: PlayChoices) -> None:
                 voice = noted(voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg,
                                         choices.engine, choices.voice_model))
                 with console_progress("Preparing speech") as progress:
-                    session = prepare_session(r, opts, voice, progress)
+                    session = prepare_session(r, opts, voice, progress, cfg.cache_limit)
                 parts.append(Part(session.timeline, session.render, history.recorder(r, session.timeline)))
             try:
                 with keyboard(interactive) as keys, _panel(interactive) as show:
@@ -106,9 +106,15 @@ def summary(outcome, parts, refs: list[str], verb: str) -> str:
     rate = parts[0].timeline.sample_rate
     titles = [p.timeline.title for p in parts]
     total = clock(outcome.total / rate)
-    if outcome.finished:
+    done = [o for o in outcome.outcomes if o.finished]
+    if outcome.finished or len(done) == len(parts):  # a signal after the last routine ended stops nothing
         return (f"Finished {titles[0]} ({total})." if len(parts) == 1 else
                 f"Finished {len(parts)} routines: {' + '.join(titles)} ({total}).")
+    if outcome.outcomes and outcome.outcomes[-1].finished:  # stopped between two routines: go on with the next
+        k = len(outcome.outcomes)
+        rest = [f"voicecoach play {shlex.quote(ref)}" for ref in refs[k:]]
+        return (f"{verb} after {clock(outcome.position / rate)} of {total}, before routine {k + 1} of "
+                f"{len(parts)} ({titles[k]}).\nContinue with: " + ", then ".join(rest))
     k = outcome.part
     timeline = parts[k].timeline
     here = outcome.outcomes[k].position if outcome.outcomes else 0

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from ..files import reason
+
 FILE_NAME = "history.jsonl"
 GRID_DAYS = 30
 # A day counts as practiced if any session that day finished, or ran at least
@@ -84,7 +86,7 @@ def record(entry: Entry, path: Path | None = None) -> None:
                 written += f.write(line[written:])
             os.fsync(f.fileno())
     except OSError as exc:
-        raise EnvironmentProblem(f"cannot write the history {path}: {exc.strerror or exc}") from None
+        raise EnvironmentProblem(f"cannot write the history {path}: {reason(exc)}") from None
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -107,7 +109,7 @@ def read(path: Path | None = None) -> tuple[list[Entry], list[str]]:
     except FileNotFoundError:
         return [], []
     except OSError as exc:
-        raise EnvironmentProblem(f"cannot read the history {path}: {exc.strerror or exc}") from None
+        raise EnvironmentProblem(f"cannot read the history {path}: {reason(exc)}") from None
     entries: list[Entry] = []
     warnings: list[str] = []
     for number, raw in enumerate(data.split(b"\n"), 1):

@@ -18,6 +18,7 @@ from .model import (BREATHE_KEYS, CHIME_ROLES, CUE_KEYS, DEFAULT_COUNTDOWN, DEFA
                     Routine, Step, VoiceSettings, Where, timed_seconds)
 from ..duration import parse_duration, parse_offset, _seconds, DURATION_HELP
 from ..errors import InputError, RoutineError, RoutineProblems
+from ..files import kind
 from ..text import quote
 from ..wording import DEFAULT_CHIMES
 
@@ -78,7 +79,7 @@ def find(ref: str | Path) -> Path:
     known = routine_ids()
     if text in known:
         return known[text]
-    if path.is_file():
+    if kind(path) == "file":
         return path
     hint = near_misses(text, list(known))
     near = f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
@@ -366,7 +367,7 @@ class Validator:
                                           f"({allowed[1]})")
         else:
             target = library_dir() / f"{ref}.yaml"
-            if not target.is_file():
+            if kind(target, lambda message: self.fail(ref_node, message), ref) != "file":
                 choices = ", ".join(builtin_ids())
                 raise self.fail(ref_node, f"no built-in routine {quote(ref)} to include; expected a path ending "
                                           f"in .yaml or one of: {choices}")
@@ -374,7 +375,7 @@ class Validator:
         if key in self.stack:
             names = [Path(s).name for s in self.stack[self.stack.index(key):]] + [target.name]
             raise self.fail(ref_node, "include cycle: " + " -> ".join(names))
-        if not target.is_file():
+        if kind(target, lambda message: self.fail(ref_node, message), ref) != "file":
             raise self.fail(ref_node, f"cannot include {quote(ref)}: no such file {target}")
         return load_file(target, self.stack).steps
 

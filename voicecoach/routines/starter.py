@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ..errors import ExportError, InputError
-from ..files import reason, write_text
+from ..files import kind, reason, write_text
 from .loader import builtin_ids, user_dir
 from .schema import schema
 
@@ -55,7 +55,7 @@ def write_starter(name: str, force: bool = False, folder: Path | None = None) ->
     except OSError as err:  # a read-only config folder: the same error as a file that cannot be written
         raise ExportError(f"cannot create the routine folder {folder}: {reason(err)}") from None
     path = folder / f"{name}.yaml"
-    existing = next((p for p in (path, folder / f"{name}.yml") if p.exists()), None)
+    existing = next((p for p in (path, folder / f"{name}.yml") if kind(p) is not None), None)
     if existing and not force:
         raise InputError(f"{existing} exists already; choose another name or pass --force")
     schema_path = folder / "voicecoach.schema.json"

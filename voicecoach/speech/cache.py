@@ -10,8 +10,8 @@ half a file. The cache is a convenience: a folder that cannot be read is a
 miss and one that cannot be written is skipped (with one warning through the
 "voicecoach" logger), never an error.
 
-The folder is held to a size limit (the config file's ``cache_limit``, else
-DEFAULT_LIMIT): a hit sets the entry's mtime to now, so the mtime is its last
+The folder is held to a size limit (given by the caller, who reads the config
+file's ``cache_limit``; else DEFAULT_LIMIT): a hit sets the entry's mtime to now, so the mtime is its last
 use whatever the file system does with atimes, and `trim` removes the entries
 used longest ago. It never removes what this ClipCache has read or written, nor
 anything used in the last RECENT_SECONDS (a session preparing beside this one).
@@ -67,19 +67,6 @@ def cache_dir() -> Path:
     return base / f"clips-v{CACHE_FORMAT}"
 
 
-def configured_limit() -> int:
-    """The config file's ``cache_limit`` in bytes, else DEFAULT_LIMIT (also when the file cannot be read:
-    the commands that read it report that themselves)."""
-    from ..config import load_config
-    from ..errors import VoicecoachError
-
-    try:
-        limit = load_config().cache_limit
-    except (VoicecoachError, OSError):
-        limit = None
-    return DEFAULT_LIMIT if limit is None else limit
-
-
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:_DIGEST_CHARS]
 
@@ -89,7 +76,7 @@ class ClipCache:
 
     def __init__(self, folder: Path, limit: int | None = None):
         self.folder = Path(folder)
-        self.limit = limit  # bytes; None: `configured_limit()`, looked up when a trim needs it
+        self.limit = DEFAULT_LIMIT if limit is None else limit  # bytes
         self.unwritable: str | None = None  # why the last write failed (the warning's text)
         self.wrote = 0  # entries written by this ClipCache
         self._index: dict[str, list[Path]] | None = None
@@ -226,7 +213,7 @@ class ClipCache:
         what anyone used in the last RECENT_SECONDS stays, even above the limit. Measured: 50 ms to look
         over 2500 entries (a full cache), once per run that added clips."""
         if limit is None:
-            limit = self.limit if self.limit is not None else configured_limit()
+            limit = self.limit
         listing = self._listing()
         total = sum(st.st_size for _, st in listing)
         if total <= limit:
@@ -278,13 +265,10 @@ class CacheState:
     older: int  # bytes in earlier cache formats' folders, which nothing reads
 
 
-def state(folder: Path | None = None) -> CacheState:
-    """The cache's folder, size, clips and limit (a bad config file is its RoutineError)."""
-    from ..config import load_config
-
+def state(folder: Path | None = None, limit: int | None = None) -> CacheState:
+    """The cache's folder, size, clips and limit (`limit`: the config file's cache_limit, None when unset)."""
     folder = folder if folder is not None else cache_dir()
     size, clips = ClipCache(folder).usage()
-    limit = load_config().cache_limit
     older = sum(folder_usage(old)[0] for old in older_formats(folder))
     return CacheState(folder, size, clips, DEFAULT_LIMIT if limit is None else limit, limit is not None, older)
 

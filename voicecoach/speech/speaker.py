@@ -44,7 +44,7 @@ class Speaker:
 
     `cache_dir` is the clip folder itself (default: `cache_dir()`); `timeout` is
     the most seconds one phrase may take (a public attribute, may be changed);
-    `cache_limit` the cache's size in bytes (default: the config file's, else 500 MB),
+    `cache_limit` the cache's size in bytes (the caller reads the config file's; default 500 MB),
     kept when the Speaker closes.
     """
 
