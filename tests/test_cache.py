@@ -157,7 +157,7 @@ def test_levelled_clips_whose_engine_clips_left_the_cache_still_export(user):
     assert len(engine_clips) >= 8 and len(entries) == 2 * len(engine_clips)  # and one levelled (float) each
     for path in engine_clips:
         path.unlink()
-    again = export("--scale", "0.05", "--force")  # export keeps an existing file unless told
+    again = export("--scale", "0.05")
     assert (again.returncode, again.stderr) == (0, ""), again.stderr[-2000:]
     assert again.stdout.startswith(f"wrote {user / 'thomas.wav'} (1:")
     assert len(list(clip_folder(user).iterdir())) > len(entries)  # spoken again, levelled twice
