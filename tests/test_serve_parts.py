@@ -159,7 +159,7 @@ def _ask(app, path: bytes, method: str = "GET") -> tuple[int, bytes]:
 
     scope = {"type": "http", "method": method, "path": path.decode("latin-1"), "raw_path": path, "headers": [],
              "query_string": b"", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2), "scheme": "http",
-             "http_version": "1.1", "asgi": {"version": "3.0"}}
+             "http_version": "1.1", "asgi": {"version": "3.0", "spec_version": "2.4"}}  # 2.4: no disconnect to wait for
     asyncio.run(app(scope, receive, send))
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
@@ -214,3 +214,37 @@ def test_the_command_says_each_problem_of_the_start_in_one_line(home, tmp_path):
     done = _cli(env | {"VOICECOACH_CACHE_DIR": str(tmp_path / "a-file")}, "--host", "127.0.0.1", "--port", "0")
     assert done.returncode == 3 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"voicecoach: cannot write episodes into {tmp_path / 'a-file' / 'episodes'}: ")
+
+
+TWO_STEPS = "title: Two Steps\nsteps:\n  - name: Reach\n    duration: 20s\n  - name: Fold\n    duration: 20s\n"
+
+
+def _espeak(_routine):
+    from voicecoach.speech import Voice
+
+    return Voice(engine="pyttsx3", rate=220)
+
+
+def test_an_episode_whose_files_went_away_is_rendered_again_and_never_answers_500(home):
+    (home / "voicecoach_routines").mkdir()
+    (home / "voicecoach_routines" / "two.yaml").write_text(TWO_STEPS)
+    catalogue = Catalogue(home / "episodes", _espeak, options(scale=0.05))
+    catalogue.scan()
+    catalogue.scan = lambda: ["my-two"]  # the feed of this one episode: the built-ins are not what this is about
+    first = catalogue.get("my-two")
+    first.mp3.unlink()  # someone tidies the cache folder while serve runs
+    again = catalogue.get("my-two")
+    assert again.mp3.is_file() and again.guid == first.guid
+    problems = []
+    app = App(catalogue, "A" * 22, "http://h/t/AAAA/", on_error=problems.append)
+    for name in ("chapters", "vtt", "mp3"):
+        getattr(again, name).unlink()
+        suffix = {"chapters": "chapters.json"}.get(name, name)
+        status, body = _ask(app, f"/t/{'A' * 22}/episodes/my-two.{suffix}".encode())
+        assert status == 200 and body, name
+    again = catalogue.get("my-two")
+    again.mp3.unlink()
+    assert _ask(app, f"/t/{'A' * 22}/feed.xml".encode())[0] == 200
+    catalogue.get("my-two").mp3.unlink()
+    assert _ask(app, f"/t/{'A' * 22}/episodes.json".encode())[0] == 200
+    assert problems == []

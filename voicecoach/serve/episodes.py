@@ -78,6 +78,8 @@ class Catalogue:
 
     `voice_of(routine)` gives the Voice, `options` the timeline Options (as `export`
     takes them); `today()` gives the date (a function, so midnight needs no restart).
+    `on_render(rendered)` is called after an episode is rendered in place of one with other
+    content (a changed routine, a new day); not for a first render, nor for files made again.
     """
 
     def __init__(self, folder: Path, voice_of: Callable, options, *, today: Callable[[], date] = date.today,
@@ -175,6 +177,8 @@ class Catalogue:
     def get(self, eid: str) -> Rendered:
         """The episode's current files, rendered first if missing or stale (once, however many ask at once).
 
+        Files removed from the cache folder while serving are made again here, with the same guid.
+
         Raises KeyError for an id not in the table, RoutineError/InputError for a routine that
         does not load (said once through `on_problem`), ExportError when the cache cannot be written.
         """
@@ -182,13 +186,14 @@ class Catalogue:
         with ep.lock:
             try:
                 source = self._source(ep)
-                if ep.rendered is not None and ep.rendered.guid == source.fingerprint:
+                if ep.rendered is not None and ep.rendered.guid == source.fingerprint and _there(ep.rendered):
                     return ep.rendered
                 found = self._cached(ep, source)
                 if found is None:
+                    changed = self._rendered_before(ep, source.fingerprint)
                     with self._render_lock:
                         found = self._render(ep, source)
-                    if self.on_render is not None:
+                    if changed and self.on_render is not None:
                         self.on_render(found)
             except (ExportError, EnvironmentProblem):
                 raise
@@ -289,6 +294,12 @@ class Catalogue:
                         paths["timeline"], tl.seconds, paths["mp3"].stat().st_size,
                         tuple(r.title for r in source.routines), _description(source.routines))
 
+    def _rendered_before(self, ep: Episode, fingerprint: str) -> bool:
+        """Whether this episode was rendered with other content before (a changed routine, yesterday's Today)."""
+        if ep.rendered is not None:
+            return ep.rendered.guid != fingerprint
+        return any(p.name.split(".")[1:2] != [fingerprint] for p in self.folder.glob(f"{ep.id}.*.mp3"))
+
     def _forget_old(self, eid: str, fingerprint: str) -> None:
         """Remove this episode's files of other fingerprints (a changed routine, yesterday's Today)."""
         for path in self.folder.glob(f"{eid}.*"):
@@ -297,6 +308,10 @@ class Catalogue:
                     path.unlink()
                 except OSError:
                     pass  # a file another process holds open: it goes next time
+
+
+def _there(rendered: Rendered) -> bool:
+    return all(p.is_file() for p in (rendered.mp3, rendered.vtt, rendered.chapters, rendered.timeline))
 
 
 def _description(routines) -> str:
