@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from voicecoach.errors import EnvironmentProblem, InputError
+from voicecoach.routines import builtin_ids, routine_ids
 from voicecoach.serve import App, Catalogue, bind, lan_address, load_token
 from voicecoach.serve.cover import cover_png
 from voicecoach.serve.episodes import chapters_json, joined
@@ -124,7 +125,9 @@ def test_todays_episode_is_new_each_day_and_a_routine_keeps_its_guid(home):
     day = [date(2026, 12, 7)]
     catalogue = Catalogue(home / "episodes", lambda r: None, options(scale=0.1), today=lambda: day[0])
     ids = catalogue.scan()
-    assert ids[0] == "today" and "morning" in ids and ids[-2:] == ["my-mine", "my-morning"]
+    # one episode per routine id: the user's morning.yaml replaces the built-in morning, as in every command
+    assert ids[0] == "today" and "morning" not in ids and ids[-2:] == ["my-mine", "my-morning"]
+    assert len(ids) == len(routine_ids()) + 1 and set(ids) - {"today", "my-mine", "my-morning"} <= set(builtin_ids())
     title, guid = catalogue.describe("today")
     assert title == "Today, Monday 7 December 2026"
     day[0] = date(2026, 12, 8)  # midnight: no restart, a new title and guid
@@ -132,10 +135,10 @@ def test_todays_episode_is_new_each_day_and_a_routine_keeps_its_guid(home):
     assert catalogue.describe("today")[1] != guid
     again = Catalogue(home / "episodes", lambda r: None, options(scale=0.1))
     again.scan()
-    assert again.describe("morning") == catalogue.describe("morning")
+    assert again.describe("kd4") == catalogue.describe("kd4")
     other = Catalogue(home / "episodes", lambda r: None, options(scale=0.2))
     other.scan()
-    assert other.describe("morning")[1] != catalogue.describe("morning")[1]  # other audio, other guid
+    assert other.describe("kd4")[1] != catalogue.describe("kd4")[1]  # other audio, other guid
     assert catalogue.missing()[:1] == ["today"]  # nothing rendered yet
 
 
@@ -228,7 +231,8 @@ def _espeak(_routine):
 def test_an_episode_whose_files_went_away_is_rendered_again_and_never_answers_500(home):
     (home / "voicecoach_routines").mkdir()
     (home / "voicecoach_routines" / "two.yaml").write_text(TWO_STEPS)
-    catalogue = Catalogue(home / "episodes", _espeak, options(scale=0.05))
+    said = []
+    catalogue = Catalogue(home / "episodes", _espeak, options(scale=0.05), on_render=said.append)
     catalogue.scan()
     catalogue.scan = lambda: ["my-two"]  # the feed of this one episode: the built-ins are not what this is about
     first = catalogue.get("my-two")
@@ -247,4 +251,7 @@ def test_an_episode_whose_files_went_away_is_rendered_again_and_never_answers_50
     assert _ask(app, f"/t/{'A' * 22}/feed.xml".encode())[0] == 200
     catalogue.get("my-two").mp3.unlink()
     assert _ask(app, f"/t/{'A' * 22}/episodes.json".encode())[0] == 200
-    assert problems == []
+    assert problems == [] and said == []  # made again, not changed: nothing to say
+    (home / "voicecoach_routines" / "two.yaml").write_text(TWO_STEPS.replace("Fold", "Fold down"))
+    changed = catalogue.get("my-two")
+    assert said == [changed] and changed.guid != first.guid

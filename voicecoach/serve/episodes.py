@@ -110,17 +110,19 @@ class Catalogue:
                                      f"{(err.strerror or str(err)).lower()}") from None
 
     def scan(self) -> list[str]:
-        """Find the routines (built-ins, then the user's folder) and return the episode ids, Today first."""
-        from ..routines import builtin_ids, user_dir
+        """The episode ids, Today first: one per routine id (a user routine with a built-in's name replaces it)."""
+        from ..routines import library_dir, routine_ids
 
         with self._table_lock:
             found = {TODAY: (TODAY, TODAY)}
-            for rid in builtin_ids():
-                found[rid] = ("builtin", rid)
-            folder = user_dir()
-            files = sorted(p for p in folder.glob("*") if p.suffix in (".yaml", ".yml") and p.is_file()) \
-                if folder.is_dir() else []
-            for path in files:
+            ids = routine_ids()
+            users = []
+            for rid, path in ids.items():  # the built-ins first, then the user's: the order of the feed
+                if path.parent == library_dir():
+                    found[rid] = ("builtin", rid)
+                else:
+                    users.append(path)
+            for path in users:
                 found[self._user_id(path, found)] = ("user", path)
             for eid, (kind, ref) in found.items():
                 old = self.episodes.get(eid)
@@ -133,7 +135,12 @@ class Catalogue:
 
     @staticmethod
     def _user_id(path: Path, taken) -> str:
-        """A user routine's id: its file name when that is a plain word no built-in has, else a hash of it."""
+        """A user routine's id: `my-` and its file name, lower case, when that is a plain word not taken yet
+        (`My Stretch.yaml` is not; nor `Tiny.yaml` beside `tiny.yaml`), else `my-` and a hash of the path.
+
+        The `my-` keeps a user routine's URL and guid the same whether or not a built-in of its name
+        comes or goes, so a podcast app never downloads it again for that.
+        """
         stem = path.stem.lower()
         for eid in (f"my-{stem}", "my-" + hashlib.sha256(str(path).encode()).hexdigest()[:10]):
             if _SAFE_ID.match(eid) and eid not in taken:
