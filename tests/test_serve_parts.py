@@ -255,3 +255,25 @@ def test_an_episode_whose_files_went_away_is_rendered_again_and_never_answers_50
     (home / "voicecoach_routines" / "two.yaml").write_text(TWO_STEPS.replace("Fold", "Fold down"))
     changed = catalogue.get("my-two")
     assert said == [changed] and changed.guid != first.guid
+
+
+def test_the_voice_is_chosen_from_the_config_read_once_and_says_nothing_in_a_worker(home, capsys):
+    import threading
+
+    from voicecoach.cli.choice import sound_choice
+    from voicecoach.config import load_config
+    from voicecoach.routines import load_text
+
+    config = home / "config" / "config.yaml"
+    config.parent.mkdir()
+    config.write_text("rate: 150\nengine: command\ntts_command: espeak-ng -w {out} {text}\nduck: 9\n")
+    pick, bed = sound_choice(load_config(), None, 200, None, None, None, None, None, False, None, None)
+    assert bed.duck_db == 9
+    config.write_text("rate: [not a number\n")  # serve reads it at start only: no episode reads it again
+    got = []
+    worker = threading.Thread(target=lambda: got.append(pick(load_text(TWO_STEPS))))
+    worker.start()
+    worker.join()
+    assert (got[0].engine, got[0].rate) == ("command", 200) and got[0].command[0] == "espeak-ng"
+    assert got[0].note == pick(None).note and "{rate}" in got[0].note  # the note travels, for the main thread to say
+    assert capsys.readouterr() == ("", "")

@@ -44,12 +44,8 @@ def serve(
     """Serve every routine and today's plan to a phone: a podcast feed with chapters, and a web player."""
     from ..config import load_config
     from ..serve import DEFAULT_PORT, App, Catalogue, bind, cache_folder, lan_address, load_token, qr_text, run
-    from ..session import bed_choice, options, voice_for
-
-    model = str(voice_model) if voice_model else None
-
-    def pick(r):
-        return noted(voice_for(r, voice, wpm, volume, tts_command, engine=engine, voice_model=model))
+    from ..session import options
+    from .choice import sound_choice
 
     def problem(exc):
         from ..errors import VoicecoachError
@@ -63,8 +59,10 @@ def serve(
             token = load_token(new_token)
             host = host or cfg.serve_host or lan_address()
             sock = bind(host, next(p for p in (port, cfg.serve_port, DEFAULT_PORT) if p is not None))
-            opts = options(sample_rate, scale, not no_safety,
-                           background=bed_choice(background, no_background, duck, background_level))
+            pick, bed = sound_choice(cfg, voice, wpm, volume, tts_command, engine, voice_model, background,
+                                     no_background, duck, background_level)
+            noted(pick(None))  # the engine's note, here in the main thread: the episodes are made in workers
+            opts = options(sample_rate, scale, not no_safety, background=bed)
             catalogue = Catalogue(cache_folder(), pick, opts, on_problem=problem)
             catalogue.check_folder()
             with console_progress("Rendering episodes") as report:
