@@ -292,6 +292,28 @@ def test_cache_shows_folder_size_clips_and_limit_and_clear_empties_it(user):
     assert result.stdout.splitlines()[1] == "size    0 bytes in 0 clips"
 
 
+def test_cache_shows_serves_episodes_on_their_own_line_and_clear_removes_them(user):
+    from voicecoach.serve import cache_folder
+
+    folder = clip_folder(user)
+    served = cache_folder()
+    assert served == folder.parent / "episodes"
+    served.mkdir(parents=True)
+    for eid in ("today", "kd4"):
+        (served / f"{eid}.0123456789abcdef0123.mp3").write_bytes(b"x" * 1_500_000)
+        (served / f"{eid}.0123456789abcdef0123.vtt").write_bytes(b"x" * 100_000)
+    result = runner.invoke(app, ["cache"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1:] == ["size    0 bytes in 0 clips",
+                                              "limit   500 MB (the default; set cache_limit in the config file)",
+                                              f"served  3.2 MB in 2 episodes of voicecoach serve, in {served}"]
+    result = runner.invoke(app, ["cache", "--clear"])
+    assert (result.exit_code, result.stdout) == (0, f"freed 0 bytes (0 clips) from {folder}\n"
+                                                    f"freed 3.2 MB (2 episodes) from {served}\n")
+    assert list(served.iterdir()) == []
+    assert len(runner.invoke(app, ["cache"]).stdout.splitlines()) == 3  # nothing served: no line for it
+
+
 def test_cache_clear_on_a_read_only_cache_is_one_line_and_exit_3(user):
     folder = clip_folder(user)
     pcm16_entry(ClipCache(folder), 1000, 1)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from voicecoach.errors import EnvironmentProblem, InputError
+from voicecoach.routines import builtin_ids, routine_ids
 from voicecoach.serve import App, Catalogue, bind, lan_address, load_token
 from voicecoach.serve.cover import cover_png
 from voicecoach.serve.episodes import chapters_json, joined
@@ -124,7 +125,9 @@ def test_todays_episode_is_new_each_day_and_a_routine_keeps_its_guid(home):
     day = [date(2026, 12, 7)]
     catalogue = Catalogue(home / "episodes", lambda r: None, options(scale=0.1), today=lambda: day[0])
     ids = catalogue.scan()
-    assert ids[0] == "today" and "morning" in ids and ids[-2:] == ["my-mine", "my-morning"]
+    # one episode per routine id: the user's morning.yaml replaces the built-in morning, as in every command
+    assert ids[0] == "today" and "morning" not in ids and ids[-2:] == ["my-mine", "my-morning"]
+    assert len(ids) == len(routine_ids()) + 1 and set(ids) - {"today", "my-mine", "my-morning"} <= set(builtin_ids())
     title, guid = catalogue.describe("today")
     assert title == "Today, Monday 7 December 2026"
     day[0] = date(2026, 12, 8)  # midnight: no restart, a new title and guid
@@ -132,10 +135,10 @@ def test_todays_episode_is_new_each_day_and_a_routine_keeps_its_guid(home):
     assert catalogue.describe("today")[1] != guid
     again = Catalogue(home / "episodes", lambda r: None, options(scale=0.1))
     again.scan()
-    assert again.describe("morning") == catalogue.describe("morning")
+    assert again.describe("kd4") == catalogue.describe("kd4")
     other = Catalogue(home / "episodes", lambda r: None, options(scale=0.2))
     other.scan()
-    assert other.describe("morning")[1] != catalogue.describe("morning")[1]  # other audio, other guid
+    assert other.describe("kd4")[1] != catalogue.describe("kd4")[1]  # other audio, other guid
     assert catalogue.missing()[:1] == ["today"]  # nothing rendered yet
 
 
@@ -159,7 +162,7 @@ def _ask(app, path: bytes, method: str = "GET") -> tuple[int, bytes]:
 
     scope = {"type": "http", "method": method, "path": path.decode("latin-1"), "raw_path": path, "headers": [],
              "query_string": b"", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2), "scheme": "http",
-             "http_version": "1.1", "asgi": {"version": "3.0"}}
+             "http_version": "1.1", "asgi": {"version": "3.0", "spec_version": "2.4"}}  # 2.4: no disconnect to wait for
     asyncio.run(app(scope, receive, send))
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
@@ -214,3 +217,63 @@ def test_the_command_says_each_problem_of_the_start_in_one_line(home, tmp_path):
     done = _cli(env | {"VOICECOACH_CACHE_DIR": str(tmp_path / "a-file")}, "--host", "127.0.0.1", "--port", "0")
     assert done.returncode == 3 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"voicecoach: cannot write episodes into {tmp_path / 'a-file' / 'episodes'}: ")
+
+
+TWO_STEPS = "title: Two Steps\nsteps:\n  - name: Reach\n    duration: 20s\n  - name: Fold\n    duration: 20s\n"
+
+
+def _espeak(_routine):
+    from voicecoach.speech import Voice
+
+    return Voice(engine="pyttsx3", rate=220)
+
+
+def test_an_episode_whose_files_went_away_is_rendered_again_and_never_answers_500(home):
+    (home / "voicecoach_routines").mkdir()
+    (home / "voicecoach_routines" / "two.yaml").write_text(TWO_STEPS)
+    said = []
+    catalogue = Catalogue(home / "episodes", _espeak, options(scale=0.05), on_render=said.append)
+    catalogue.scan()
+    catalogue.scan = lambda: ["my-two"]  # the feed of this one episode: the built-ins are not what this is about
+    first = catalogue.get("my-two")
+    first.mp3.unlink()  # someone tidies the cache folder while serve runs
+    again = catalogue.get("my-two")
+    assert again.mp3.is_file() and again.guid == first.guid
+    problems = []
+    app = App(catalogue, "A" * 22, "http://h/t/AAAA/", on_error=problems.append)
+    for name in ("chapters", "vtt", "mp3"):
+        getattr(again, name).unlink()
+        suffix = {"chapters": "chapters.json"}.get(name, name)
+        status, body = _ask(app, f"/t/{'A' * 22}/episodes/my-two.{suffix}".encode())
+        assert status == 200 and body, name
+    again = catalogue.get("my-two")
+    again.mp3.unlink()
+    assert _ask(app, f"/t/{'A' * 22}/feed.xml".encode())[0] == 200
+    catalogue.get("my-two").mp3.unlink()
+    assert _ask(app, f"/t/{'A' * 22}/episodes.json".encode())[0] == 200
+    assert problems == [] and said == []  # made again, not changed: nothing to say
+    (home / "voicecoach_routines" / "two.yaml").write_text(TWO_STEPS.replace("Fold", "Fold down"))
+    changed = catalogue.get("my-two")
+    assert said == [changed] and changed.guid != first.guid
+
+
+def test_the_voice_is_chosen_from_the_config_read_once_and_says_nothing_in_a_worker(home, capsys):
+    import threading
+
+    from voicecoach.cli.choice import sound_choice
+    from voicecoach.config import load_config
+    from voicecoach.routines import load_text
+
+    config = home / "config" / "config.yaml"
+    config.parent.mkdir()
+    config.write_text("rate: 150\nengine: command\ntts_command: espeak-ng -w {out} {text}\nduck: 9\n")
+    pick, bed = sound_choice(load_config(), None, 200, None, None, None, None, None, False, None, None)
+    assert bed.duck_db == 9
+    config.write_text("rate: [not a number\n")  # serve reads it at start only: no episode reads it again
+    got = []
+    worker = threading.Thread(target=lambda: got.append(pick(load_text(TWO_STEPS))))
+    worker.start()
+    worker.join()
+    assert (got[0].engine, got[0].rate) == ("command", 200) and got[0].command[0] == "espeak-ng"
+    assert got[0].note == pick(None).note and "{rate}" in got[0].note  # the note travels, for the main thread to say
+    assert capsys.readouterr() == ("", "")

@@ -21,25 +21,38 @@ def _clips(n: int) -> str:
     return f"{n} clip" if n == 1 else f"{n} clips"
 
 
+def _episodes(n: int) -> str:
+    return f"{n} episode" if n == 1 else f"{n} episodes"
+
+
 @app.command()
 def cache(
     clear: bool = typer.Option(False, "--clear", help="Remove every cached clip (they are spoken again "
-                                                      "when needed) and say how much was freed."),
+                                                      "when needed) and serve's episodes, and say how much "
+                                                      "was freed."),
 ) -> None:
     """Show the speech cache's folder, size, number of clips and size limit; `--clear` empties it."""
     from ..config import load_config
+    from ..serve import episodes
     from ..speech import cache as clipcache
 
     with handled():
+        served = episodes.cache_folder()
         if clear:
             folder = clipcache.cache_dir()
             freed, clips = clipcache.clear(folder)
             typer.echo(f"freed {size_text(freed)} ({_clips(clips)}) from {folder}")
+            freed, count = episodes.clear(served)
+            if freed:
+                typer.echo(f"freed {size_text(freed)} ({_episodes(count)}) from {served}")
             return
         found = clipcache.state(limit=load_config().cache_limit)  # a bad config file: its one-line error
+        size, count = episodes.usage(served)
     typer.echo(f"folder  {found.folder}")
     typer.echo(f"size    {size_text(found.size)} in {_clips(found.clips)}")
     where = "cache_limit in the config file" if found.limit_set else "the default; set cache_limit in the config file"
     typer.echo(f"limit   {size_text(found.limit)} ({where})")
     if found.older:
         typer.echo(f"older   {size_text(found.older)} in earlier cache formats, unused (--clear removes them)")
+    if size:  # made by `voicecoach serve`, beside the clips (--clear removes them too)
+        typer.echo(f"served  {size_text(size)} in {_episodes(count)} of voicecoach serve, in {served}")

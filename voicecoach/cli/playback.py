@@ -39,18 +39,20 @@ def export(
     background_level: Optional[float] = BackgroundLevelOpt,
 ) -> None:
     """Write a session as one audio file, with chapters where the format has them."""
+    from ..config import load_config
     from ..errors import InputError
     from ..export import export_all, export_routine
-    from ..session import bed_choice, options, voice_for
-
-    model = str(voice_model) if voice_model else None
-
-    def pick(r):
-        return noted(voice_for(r, voice, wpm, volume, tts_command, engine=engine, voice_model=model))
+    from ..session import options
+    from .choice import sound_choice
 
     with handled():
-        opts = options(sample_rate, scale, not no_safety,
-                       background=bed_choice(background, no_background, duck, background_level))
+        choose, bed = sound_choice(load_config(), voice, wpm, volume, tts_command, engine, voice_model, background,
+                                   no_background, duck, background_level)
+        opts = options(sample_rate, scale, not no_safety, background=bed)
+
+        def pick(r):
+            return noted(choose(r))
+
         if all_:
             if routine is not None:
                 raise InputError("--all exports every built-in routine; leave out the ROUTINE argument")

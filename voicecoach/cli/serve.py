@@ -17,6 +17,22 @@ def _download(d) -> None:
     typer.echo(f"{datetime.now():%H:%M:%S} {d.client} {d.title} ({d.size / 1e6:.1f} MB)")
 
 
+def _in_main(say):
+    """`say` run in the main thread, the server's event loop, when called from one of its worker threads
+    (where the episodes are made): the terminal's lines come from one thread."""
+    import threading
+
+    def call(arg) -> None:
+        if threading.current_thread() is threading.main_thread():
+            say(arg)
+        else:
+            import anyio.from_thread
+
+            anyio.from_thread.run_sync(say, arg)
+
+    return call
+
+
 @app.command()
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help="The address to listen on (default: this machine's "
@@ -44,12 +60,8 @@ def serve(
     """Serve every routine and today's plan to a phone: a podcast feed with chapters, and a web player."""
     from ..config import load_config
     from ..serve import DEFAULT_PORT, App, Catalogue, bind, cache_folder, lan_address, load_token, qr_text, run
-    from ..session import bed_choice, options, voice_for
-
-    model = str(voice_model) if voice_model else None
-
-    def pick(r):
-        return noted(voice_for(r, voice, wpm, volume, tts_command, engine=engine, voice_model=model))
+    from ..session import options
+    from .choice import sound_choice
 
     def problem(exc):
         from ..errors import VoicecoachError
@@ -63,13 +75,15 @@ def serve(
             token = load_token(new_token)
             host = host or cfg.serve_host or lan_address()
             sock = bind(host, next(p for p in (port, cfg.serve_port, DEFAULT_PORT) if p is not None))
-            opts = options(sample_rate, scale, not no_safety,
-                           background=bed_choice(background, no_background, duck, background_level))
-            catalogue = Catalogue(cache_folder(), pick, opts, on_problem=problem)
+            pick, bed = sound_choice(cfg, voice, wpm, volume, tts_command, engine, voice_model, background,
+                                     no_background, duck, background_level)
+            noted(pick(None))  # the engine's note, here in the main thread: the episodes are made in workers
+            opts = options(sample_rate, scale, not no_safety, background=bed)
+            catalogue = Catalogue(cache_folder(), pick, opts, on_problem=_in_main(problem))
             catalogue.check_folder()
             with console_progress("Rendering episodes") as report:
                 catalogue.render_missing(report)
-            catalogue.on_render = lambda ep: typer.echo(f"rendered {ep.title} again: it changed")
+            catalogue.on_render = _in_main(lambda ep: typer.echo(f"rendered {ep.title} again: it changed"))
             shown = lan_address() if host in ("0.0.0.0", "::") else host  # every address: show the one a phone uses
             base = f"http://{shown if ':' not in shown else f'[{shown}]'}:{sock.getsockname()[1]}/t/{token}/"
             typer.echo(f"Page: {base}\nFeed: {base}feed.xml")

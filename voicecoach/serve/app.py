@@ -111,23 +111,35 @@ class App:
 
         headers = Headers(scope=scope)
         try:
-            if name in STATIC:
-                return self._bytes(headers, self._static[name], STATIC[name][1], None)
-            if name == "cover.png":
-                return self._bytes(headers, cover_png(), CONTENT_TYPES["png"], None)
-            if name == "feed.xml":
-                episodes = await self._all()
-                return self._bytes(headers, self._feed(episodes), CONTENT_TYPES["feed"] + "; charset=utf-8",
-                                   _newest(episodes))
-            if name == "episodes.json":
-                episodes = await self._all()
-                return self._bytes(headers, self._listing(episodes), "application/json", _newest(episodes))
-            if name.startswith("episodes/"):
-                return await self._episode(scope, headers, name.removeprefix("episodes/"))
+            try:
+                return await self._answer_once(scope, headers, name)
+            except FileNotFoundError:
+                # a file removed from the cache folder between the look and the read: the next look
+                # (Catalogue.get checks the files) makes it again
+                return await self._answer_once(scope, headers, name)
+        except FileNotFoundError:
+            return Response(status_code=503, headers={"retry-after": "10"})
         except VoicecoachError as exc:
             if self.on_error is not None:
                 self.on_error(exc)
             return Response(status_code=503, headers={"retry-after": "10"})
+
+    async def _answer_once(self, scope, headers, name: str):
+        from starlette.responses import Response
+
+        if name in STATIC:
+            return self._bytes(headers, self._static[name], STATIC[name][1], None)
+        if name == "cover.png":
+            return self._bytes(headers, cover_png(), CONTENT_TYPES["png"], None)
+        if name == "feed.xml":
+            episodes = await self._all()
+            return self._bytes(headers, self._feed(episodes), CONTENT_TYPES["feed"] + "; charset=utf-8",
+                               _newest(episodes))
+        if name == "episodes.json":
+            episodes = await self._all()
+            return self._bytes(headers, self._listing(episodes), "application/json", _newest(episodes))
+        if name.startswith("episodes/"):
+            return await self._episode(scope, headers, name.removeprefix("episodes/"))
         return Response(status_code=404)
 
     async def _all(self):

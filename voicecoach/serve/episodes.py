@@ -38,6 +38,42 @@ def cache_folder() -> Path:
     return cache_dir().parent / "episodes"
 
 
+def usage(folder: Path | None = None) -> tuple[int, int]:
+    """(bytes, episodes) in the episodes folder: every file counts to the size, each MP3 is an episode."""
+    folder = Path(folder) if folder is not None else cache_folder()
+    size = count = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0, 0
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):
+                size += entry.stat(follow_symlinks=False).st_size
+                count += entry.name.endswith(".mp3")
+        except OSError:
+            continue
+    return size, count
+
+
+def clear(folder: Path | None = None) -> tuple[int, int]:
+    """Remove every episode's files (a running serve makes them again when asked): (bytes, episodes) freed.
+
+    EnvironmentProblem when the folder cannot be changed.
+    """
+    from ..files import reason
+
+    folder = Path(folder) if folder is not None else cache_folder()
+    size, count = usage(folder)
+    try:
+        for path in folder.iterdir() if folder.is_dir() else ():
+            if path.is_file() or path.is_symlink():
+                path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot clear the episodes of voicecoach serve {folder}: {reason(exc)}") from None
+    return size, count
+
+
 @dataclass(frozen=True)
 class Rendered:
     """One episode's files in the cache, all named by its fingerprint."""
@@ -78,6 +114,8 @@ class Catalogue:
 
     `voice_of(routine)` gives the Voice, `options` the timeline Options (as `export`
     takes them); `today()` gives the date (a function, so midnight needs no restart).
+    `on_render(rendered)` is called after an episode is rendered in place of one with other
+    content (a changed routine, a new day); not for a first render, nor for files made again.
     """
 
     def __init__(self, folder: Path, voice_of: Callable, options, *, today: Callable[[], date] = date.today,
@@ -108,17 +146,19 @@ class Catalogue:
                                      f"{(err.strerror or str(err)).lower()}") from None
 
     def scan(self) -> list[str]:
-        """Find the routines (built-ins, then the user's folder) and return the episode ids, Today first."""
-        from ..routines import builtin_ids, user_dir
+        """The episode ids, Today first: one per routine id (a user routine with a built-in's name replaces it)."""
+        from ..routines import library_dir, routine_ids
 
         with self._table_lock:
             found = {TODAY: (TODAY, TODAY)}
-            for rid in builtin_ids():
-                found[rid] = ("builtin", rid)
-            folder = user_dir()
-            files = sorted(p for p in folder.glob("*") if p.suffix in (".yaml", ".yml") and p.is_file()) \
-                if folder.is_dir() else []
-            for path in files:
+            ids = routine_ids()
+            users = []
+            for rid, path in ids.items():  # the built-ins first, then the user's: the order of the feed
+                if path.parent == library_dir():
+                    found[rid] = ("builtin", rid)
+                else:
+                    users.append(path)
+            for path in users:
                 found[self._user_id(path, found)] = ("user", path)
             for eid, (kind, ref) in found.items():
                 old = self.episodes.get(eid)
@@ -131,7 +171,12 @@ class Catalogue:
 
     @staticmethod
     def _user_id(path: Path, taken) -> str:
-        """A user routine's id: its file name when that is a plain word no built-in has, else a hash of it."""
+        """A user routine's id: `my-` and its file name, lower case, when that is a plain word not taken yet
+        (`My Stretch.yaml` is not; nor `Tiny.yaml` beside `tiny.yaml`), else `my-` and a hash of the path.
+
+        The `my-` keeps a user routine's URL and guid the same whether or not a built-in of its name
+        comes or goes, so a podcast app never downloads it again for that.
+        """
         stem = path.stem.lower()
         for eid in (f"my-{stem}", "my-" + hashlib.sha256(str(path).encode()).hexdigest()[:10]):
             if _SAFE_ID.match(eid) and eid not in taken:
@@ -175,6 +220,8 @@ class Catalogue:
     def get(self, eid: str) -> Rendered:
         """The episode's current files, rendered first if missing or stale (once, however many ask at once).
 
+        Files removed from the cache folder while serving are made again here, with the same guid.
+
         Raises KeyError for an id not in the table, RoutineError/InputError for a routine that
         does not load (said once through `on_problem`), ExportError when the cache cannot be written.
         """
@@ -182,13 +229,14 @@ class Catalogue:
         with ep.lock:
             try:
                 source = self._source(ep)
-                if ep.rendered is not None and ep.rendered.guid == source.fingerprint:
+                if ep.rendered is not None and ep.rendered.guid == source.fingerprint and _there(ep.rendered):
                     return ep.rendered
                 found = self._cached(ep, source)
                 if found is None:
+                    changed = self._rendered_before(ep, source.fingerprint)
                     with self._render_lock:
                         found = self._render(ep, source)
-                    if self.on_render is not None:
+                    if changed and self.on_render is not None:
                         self.on_render(found)
             except (ExportError, EnvironmentProblem):
                 raise
@@ -289,6 +337,12 @@ class Catalogue:
                         paths["timeline"], tl.seconds, paths["mp3"].stat().st_size,
                         tuple(r.title for r in source.routines), _description(source.routines))
 
+    def _rendered_before(self, ep: Episode, fingerprint: str) -> bool:
+        """Whether this episode was rendered with other content before (a changed routine, yesterday's Today)."""
+        if ep.rendered is not None:
+            return ep.rendered.guid != fingerprint
+        return any(p.name.split(".")[1:2] != [fingerprint] for p in self.folder.glob(f"{ep.id}.*.mp3"))
+
     def _forget_old(self, eid: str, fingerprint: str) -> None:
         """Remove this episode's files of other fingerprints (a changed routine, yesterday's Today)."""
         for path in self.folder.glob(f"{eid}.*"):
@@ -297,6 +351,10 @@ class Catalogue:
                     path.unlink()
                 except OSError:
                     pass  # a file another process holds open: it goes next time
+
+
+def _there(rendered: Rendered) -> bool:
+    return all(p.is_file() for p in (rendered.mp3, rendered.vtt, rendered.chapters, rendered.timeline))
 
 
 def _description(routines) -> str:
