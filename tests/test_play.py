@@ -272,7 +272,10 @@ def test_space_pauses_and_resumes_the_step_intact(backend, pulse_server, user_en
     assert went_on_at == stopped_at, f"resumed {went_on_at - stopped_at} samples away from where it paused"
     # within the figure `voicecoach play --backend list` and the README give (100 ms for pulse)
     promised = sinks._BACKENDS[backend].pause_ms / 1000
-    assert 0 < latency < promised, f"the pause was heard {1000 * latency:.0f} ms after the key"
+    # The low bound only guards the measurement: time_of() places a recorded sample on the wall
+    # clock from the recorder's reads, a few ms off either way (-0.1 ms seen with two busy loops;
+    # test_sinks sees the silence up to 9.8 ms "before" the call), so a quick pause may read just under 0.
+    assert -0.02 < latency < promised, f"the pause was heard {1000 * latency:.1f} ms after the key"
 
 
 @pytest.mark.slow
