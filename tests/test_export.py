@@ -203,8 +203,8 @@ def test_wav_carries_only_the_title(tmp_path):
 # --- streaming ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("suffix", [".wav", ".flac"])  # lossy formats pull it once a pass: test_export_peaks.py
-def test_render_is_pulled_in_blocks_of_the_requested_size(tmp_path, suffix):
+def pulled(target: Path):
+    """Export the test session to `target` in half-second blocks: (timeline, render calls, progress reports)."""
     timeline = session()
     render = tones(timeline)
     calls, reports = [], []
@@ -213,8 +213,14 @@ def test_render_is_pulled_in_blocks_of_the_requested_size(tmp_path, suffix):
         calls.append((start, n))
         return render(start, n)
 
-    export_audio(timeline, recording, tmp_path / f"psoas{suffix}", block_seconds=0.5,
+    export_audio(timeline, recording, target, block_seconds=0.5,
                  progress=lambda done, total: reports.append((done, total)))
+    return timeline, calls, reports
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])  # lossy formats pull it once a pass: test_export_peaks.py
+def test_render_is_pulled_in_blocks_of_the_requested_size(tmp_path, suffix):
+    timeline, calls, reports = pulled(tmp_path / f"psoas{suffix}")
     block = s(0.5)
     starts = list(range(0, timeline.total_samples, block))
     assert [start for start, _ in calls] == starts

@@ -97,20 +97,9 @@ def test_chapters_of_differing_title_lengths_are_stored_in_order(tmp_path):
 def test_lossy_exports_pull_the_render_in_whole_passes_and_report_progress_to_the_end(tmp_path, suffix):
     """Each pass (loudness, then every encoding) pulls consecutive blocks of the requested
     size from the start; the progress ends at its total (a further encoding adds to the total)."""
-    from test_export import s, session, tones
+    from test_export import pulled, s
 
-    from voicecoach.export import export_audio
-
-    timeline = session()
-    render = tones(timeline)
-    calls, reports = [], []
-
-    def recording(start, n):
-        calls.append((start, n))
-        return render(start, n)
-
-    export_audio(timeline, recording, tmp_path / f"psoas{suffix}", block_seconds=0.5,
-                 progress=lambda done, total: reports.append((done, total)))
+    timeline, calls, reports = pulled(tmp_path / f"psoas{suffix}")
     one_pass = [(start, min(s(0.5), timeline.total_samples - start))
                 for start in range(0, timeline.total_samples, s(0.5))]
     assert len(calls) % len(one_pass) == 0 and len(calls) >= 2 * len(one_pass)
