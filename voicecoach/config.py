@@ -1,4 +1,4 @@
-"""The user's config file and folders: what the command line falls back on.
+"""The user's config file, parsed: each value checked, with the line it was set on.
 
 config.yaml in the platform config folder (or $VOICECOACH_CONFIG) may set:
 voice, rate, volume, engine, voice_model, tts_command, backend, device, lead_in;
@@ -7,13 +7,14 @@ config file's folder), background_level and duck (dB); mpris (false: not
 a media player on the session bus) and pause_others (true: pause other media
 players while a session plays); cache_limit (the speech cache's size, e.g. 500MB);
 serve_host and serve_port (where `serve` listens).
+
+Which value wins over which is settings.py's business; where the file is, paths.py's.
 """
 from __future__ import annotations
 
-import os
 import re
-import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CONFIG_KEYS = ("voice", "rate", "volume", "engine", "voice_model", "tts_command", "backend", "device", "lead_in",
@@ -45,32 +46,19 @@ class Config:
     cache_limit: int | None = None  # bytes
     serve_host: str | None = None
     serve_port: int | None = None
+    path: Path | None = None  # the file read, None when there was none
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False)  # key: the line it is set on
 
-
-def config_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("voicecoach"))
-
-
-def data_dir() -> Path:
-    """Where history and remembered answers live ($VOICECOACH_DATA overrides)."""
-    override = os.environ.get("VOICECOACH_DATA")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("voicecoach"))
-
-
-def config_path() -> Path:
-    return Path(os.environ.get("VOICECOACH_CONFIG") or config_dir() / "config.yaml")
+    def where(self, key: str) -> str | None:
+        """`config.yaml:4` for a key the file sets, else None."""
+        line = self.lines.get(key)
+        return f"{self.path.name}:{line}" if line is not None and self.path is not None else None
 
 
 def load_config(path: Path | None = None) -> Config:
     """The config file's settings; a missing file is an empty config, a bad one a RoutineError-style line."""
-    from .routines import document
-    from .routines import Validator
+    from .paths import config_path
+    from .routines import Validator, document
 
     path = path or config_path()
     if not path.is_file():
@@ -98,13 +86,14 @@ def load_config(path: Path | None = None) -> Config:
         node = fields["tts_command"]
         if isinstance(node.value, list):
             values["tts_command"] = tuple(b.text(n, "an argument") for n in node.value)
-        else:  # split here, not by speech.parse_command: the speech package reads this module (data_dir)
+        else:
+            from .errors import InputError
+            from .speech.voice import parse_command
+
             try:
-                values["tts_command"] = tuple(shlex.split(b.text(node, "tts_command")))
-            except ValueError as exc:
-                raise b.fail(node, f"cannot read the TTS command: {exc}") from None
-            if not values["tts_command"]:
-                raise b.fail(node, "the TTS command is empty")
+                values["tts_command"] = parse_command(b.text(node, "tts_command"))
+            except InputError as exc:
+                raise b.fail(node, str(exc)) from None
     if "background" in fields:
         values["background"] = _background(b, fields["background"], path.parent)
     for key, (low, high) in (("background_level", BACKGROUND_LEVEL_RANGE), ("duck", DUCK_RANGE)):
@@ -115,7 +104,8 @@ def load_config(path: Path | None = None) -> Config:
             values[key] = float(value)
     if "cache_limit" in fields:
         values["cache_limit"] = _size(b, fields["cache_limit"], "cache_limit")
-    return Config(**values)
+    lines = {key: root.keys[key][0] if key in root.keys else fields[key].line for key in values}
+    return Config(**values, path=path, lines=lines)
 
 
 def parse_size(text: str) -> int | None:

@@ -61,7 +61,7 @@ def local_now() -> datetime:
 
 
 def history_path() -> Path:
-    from ..config import data_dir
+    from ..paths import data_dir
 
     return data_dir() / FILE_NAME
 

@@ -17,7 +17,7 @@ def confirm_safety(ask: Callable[[str], bool]) -> bool:
     the question comes again). If the answer cannot be saved, it is asked again
     next time rather than failing the session.
     """
-    from ..config import data_dir
+    from ..paths import data_dir
 
     path = data_dir() / SAFETY_FILE
     if _confirmed(path):

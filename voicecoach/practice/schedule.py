@@ -55,7 +55,7 @@ def user_path() -> Path:
     override = os.environ.get("VOICECOACH_SCHEDULE")
     if override:
         return Path(override).expanduser()
-    from ..config import config_dir
+    from ..paths import config_dir
 
     return config_dir() / "schedule.yaml"
 

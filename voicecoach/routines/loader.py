@@ -34,12 +34,9 @@ def builtin_ids() -> list[str]:
 
 def user_dir() -> Path:
     """The user's routine folder ($VOICECOACH_ROUTINES, else the platform config folder)."""
-    override = os.environ.get("VOICECOACH_ROUTINES")
-    if override:
-        return Path(override)
-    import platformdirs
+    from ..paths import routines_dir
 
-    return Path(platformdirs.user_config_dir("voicecoach")) / "routines"
+    return routines_dir()
 
 
 def user_routines() -> dict[str, Path]:

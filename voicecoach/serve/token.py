@@ -16,7 +16,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")  # 16 bytes as URL-safe base64, no p
 
 def token_path() -> Path:
     """The token's file: beside the config file (which $VOICECOACH_CONFIG may move)."""
-    from ..config import config_path
+    from ..paths import config_path
 
     return config_path().parent / "serve-token"
 

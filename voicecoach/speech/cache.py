@@ -61,9 +61,9 @@ def cache_dir() -> Path:
     if override:
         base = Path(override).expanduser()
     else:
-        import platformdirs  # only needed when there is no override
+        from ..paths import cache_base
 
-        base = Path(platformdirs.user_cache_dir("voicecoach"))
+        base = cache_base()
     return base / f"clips-v{CACHE_FORMAT}"
 
 

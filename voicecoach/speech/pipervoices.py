@@ -65,7 +65,7 @@ def _with_version(source: str) -> str:
 
 def voices_dir() -> Path:
     """The user's voices folder: a Piper voice dropped here (.onnx + .onnx.json) is found."""
-    from ..config import data_dir
+    from ..paths import data_dir
 
     return data_dir() / "voices"
 
