@@ -264,9 +264,13 @@ def test_a_player_that_hangs_does_not_keep_the_others_paused(session_bus, monkey
 
 
 def test_the_options_win_over_the_config_file_which_wins_over_the_defaults(tmp_path):
-    from voicecoach.cli.live import hands_free
     from voicecoach.config import Config, load_config
     from voicecoach.errors import RoutineError
+    from voicecoach.settings import resolve
+
+    def hands_free(mpris, pause_others, cfg):
+        chosen = resolve(cfg, {"mpris": mpris, "pause_others": pause_others})
+        return {"mpris": chosen.mpris, "pause_others": chosen.pause_others}
 
     config = tmp_path / "config.yaml"
     config.write_text("mpris: false\npause_others: true\n")

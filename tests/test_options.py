@@ -23,7 +23,7 @@ def test_a_bare_every_is_minutes():
     assert parse_every("1.5") == timedelta(seconds=90)
     assert parse_every("45m") == parse_every("45:00") == timedelta(minutes=45)
     assert parse_every("90s") == timedelta(seconds=90)
-    with pytest.raises(InputError, match=r"^--every '0': expected a duration above zero \(a bare number is "
+    with pytest.raises(InputError, match=r"^every '0': expected a duration above zero \(a bare number is "
                                          r"minutes\)$"):
         parse_every("0")
 

@@ -161,7 +161,7 @@ def test_clips_are_reused_across_runs_and_never_across_voices(joe, neural_user, 
         assert speaker.voice.model_id != Speaker(base).voice.model_id
         assert speaker.missing(PHRASES[:1]) == PHRASES[:1]
     # ... and so is another rate
-    assert Speaker(session.voice_for(None, wpm=180)).missing(PHRASES[:1]) == PHRASES[:1]
+    assert Speaker(session.voice_for(None, rate=180)).missing(PHRASES[:1]) == PHRASES[:1]
     # Changing the config file in place changes the identity too.
     before = piper.resolve(Voice(engine="piper", model=str(other))).model_id
     config = Path(f"{other}.json")
@@ -207,17 +207,24 @@ def test_without_the_neural_extra_it_speaks_with_pyttsx3_and_says_so_in_one_line
 
 
 def test_the_engine_can_be_named_by_option_and_by_config(tmp_path, monkeypatch):
+    from voicecoach.config import load_config
+    from voicecoach.settings import resolve
+
+    def configured(**given):  # the config file is read by the caller, then passed in
+        return session.voice_for(None, resolve(load_config(), given))
+
     assert session.voice_for(None, engine="pyttsx3").engine == "pyttsx3"
     (tmp_path / "config.yaml").write_text("engine: pyttsx3\n")
-    assert session.voice_for(None).engine == "pyttsx3"
-    assert session.voice_for(None, engine="piper").engine == "piper"
+    assert configured().engine == "pyttsx3"
+    assert session.voice_for(None).engine == "piper"  # without the config: the library reads no file unasked
+    assert configured(engine="piper").engine == "piper"
     (tmp_path / "config.yaml").write_text(f"voice_model: {tmp_path / 'x.onnx'}\n")
-    chosen = session.voice_for(None)
+    chosen = configured()
     assert chosen.engine == "piper" and chosen.model == str(tmp_path / "x.onnx")
     (tmp_path / "config.yaml").unlink()
-    assert session.voice_for(None).engine == "piper"
+    assert configured().engine == "piper"
     monkeypatch.setenv(piper.NEURAL_ENV, "off")  # turned off on purpose: pyttsx3, and nothing to say
-    quiet = session.voice_for(None)
+    quiet = configured()
     assert quiet.engine == "pyttsx3" and quiet.note is None
 
 
@@ -335,7 +342,7 @@ def test_rate_is_words_per_minute_for_piper_as_for_espeak():
     for wpm in (110, 180):
         measured = {}
         for engine in ("piper", "pyttsx3"):
-            with Speaker(session.voice_for(None, engine=engine, wpm=wpm)) as speaker:
+            with Speaker(session.voice_for(None, engine=engine, rate=wpm)) as speaker:
                 clips = speaker.clips(texts)
             seconds = sum(len(session.level.trim(clips[text], RATE, keep_s=0)) for text in texts) / RATE
             measured[engine] = 60 * words / seconds

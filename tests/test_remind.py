@@ -166,12 +166,15 @@ def test_parse_every_and_hours():
     assert parse_hours("9-17") == (NINE, FIVE)
     assert parse_hours("08:30-17:45") == (time(8, 30), time(17, 45))
     assert parse_hours("22-6") == (time(22), time(6))
+    # the library names the setting in its own words; the command line says which option (test_remind_cli)
     for bad in ("9", "9-", "25-3", "9:60-17", "9-17-18", "nine-five", "9-9"):
-        with pytest.raises(InputError, match="--hours"):
+        with pytest.raises(InputError, match=f"^hours '{bad}': ") as caught:
             parse_hours(bad)
+        assert caught.value.setting == "hours" and "--" not in str(caught.value)
     for bad in ("0", "5x", "-3m", "25h"):
-        with pytest.raises(InputError, match="--every"):
+        with pytest.raises(InputError, match=f"^every '{bad}': ") as caught:
             parse_every(bad)
+        assert caught.value.setting == "every" and "--" not in str(caught.value)
 
 
 def test_the_prompt_chime_moves_the_break_without_changing_its_intervals():

@@ -260,14 +260,15 @@ def test_an_episode_whose_files_went_away_is_rendered_again_and_never_answers_50
 def test_the_voice_is_chosen_from_the_config_read_once_and_says_nothing_in_a_worker(home, capsys):
     import threading
 
-    from voicecoach.cli.choice import sound_choice
     from voicecoach.config import load_config
     from voicecoach.routines import load_text
+    from voicecoach.settings import resolve
 
     config = home / "config" / "config.yaml"
     config.parent.mkdir()
     config.write_text("rate: 150\nengine: command\ntts_command: espeak-ng -w {out} {text}\nduck: 9\n")
-    pick, bed = sound_choice(load_config(), None, 200, None, None, None, None, None, False, None, None)
+    settings = resolve(load_config(), {"rate": 200}, labels={"rate": "--rate"})
+    pick, bed = settings.voice_of, settings.to_bed()
     assert bed.duck_db == 9
     config.write_text("rate: [not a number\n")  # serve reads it at start only: no episode reads it again
     got = []

@@ -5,13 +5,17 @@ The library API (what the CLI, the tests and bench/ use)::
     import voicecoach as vc
 
     routine = vc.load("morning")                      # a built-in id, a routine name or a path
-    session = vc.prepare(routine)                     # speech synthesized, timeline compiled
+    settings = vc.resolve_settings(vc.load_config(), {"rate": 150}, routine)  # default < config < routine < yours
+    settings.rate, settings.origin("rate")            # (150, 'rate'); vc.load_config() is the only file read
+    session = vc.prepare(routine, vc.options_for(settings), settings.to_voice())
+    session = vc.prepare(routine)                     # speech synthesized, timeline compiled (defaults only)
     session = vc.prepare(routine, vc.options(background=vc.bed_choice("rain")))  # with a bed under the voice
     vc.export_session(session, "m.mp3")                # one audio file, with chapters
     with vc.LivePlay() as live:                       # the sound device, opened at once
         live.play(session.timeline, session.render, on_end=vc.recorder(routine, session.timeline))
         live.play_plan([vc.Part(s.timeline, s.render) for s in sessions])  # a plan: q ends all of it
     vc.todays_plan(datetime.date.today())             # the routine ids the weekly schedule names
+    vc.play(["morning", "daily"], settings)           # what `voicecoach play` does: levels, history, one plan
 
 Names are imported on first use, so `import voicecoach` stays fast.
 """
@@ -28,7 +32,11 @@ _API = {
     "expand": ("voicecoach.routines", "expand"),
     "timed_seconds": ("voicecoach.routines", "timed_seconds"),
     "Voice": ("voicecoach.speech", "Voice"),
+    "load_config": ("voicecoach.config", "load_config"),
+    "resolve_settings": ("voicecoach.settings", "resolve"),
+    "Settings": ("voicecoach.settings", "Settings"),
     "voice_for": ("voicecoach.session", "voice_for"),
+    "options_for": ("voicecoach.session", "options_for"),
     "options": ("voicecoach.session", "options"),
     "bed_choice": ("voicecoach.session", "bed_choice"),
     "prepare": ("voicecoach.session", "prepare_session"),
@@ -36,12 +44,17 @@ _API = {
     "Session": ("voicecoach.session", "Session"),
     "export_session": ("voicecoach.export", "export_session"),
     "export_routine": ("voicecoach.export", "export_routine"),
+    "export_all": ("voicecoach.export", "export_all"),
     "LivePlay": ("voicecoach.player", "LivePlay"),
     "Outcome": ("voicecoach.player", "Outcome"),
     "Part": ("voicecoach.player", "Part"),
     "PlanOutcome": ("voicecoach.player", "PlanOutcome"),
     "Interrupted": ("voicecoach.player", "Interrupted"),
     "recorder": ("voicecoach.practice.history", "recorder"),
+    "play": ("voicecoach.practice.live", "play"),
+    "DeskMode": ("voicecoach.practice.desk", "DeskMode"),
+    "open_phone": ("voicecoach.serve.phone", "open_phone"),
+    "serve_phone": ("voicecoach.serve.phone", "serve_phone"),
     "todays_plan": ("voicecoach.practice.plan", "todays_plan"),
 }
 

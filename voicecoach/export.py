@@ -451,8 +451,10 @@ def _subtitle_text(timeline: Timeline, path: Path) -> str:
 
 def export_routine(routine, output: Path, voice_of: Callable | None = None, options=None,
                    timeline_json: Path | None = None, subtitles: Path | None = None,
-                   progress: Callable[[str], ContextManager] = _quiet, force: bool = False) -> str:
-    """Load (by id or path, or take) a routine, prepare it with `voice_of(routine)` and export it.
+                   progress: Callable[[str], ContextManager] = _quiet, force: bool = False,
+                   limit: int | None = None) -> str:
+    """Load (by id or path, or take) a routine, prepare it with `voice_of(routine)` and export it
+    (`limit`: the speech cache's size in bytes, None for its default).
 
     Every output is checked before the slow part (its suffix, its folder, and that it
     does not exist unless `force`: see check_targets), so a typo costs nothing and
@@ -469,12 +471,12 @@ def export_routine(routine, output: Path, voice_of: Callable | None = None, opti
     check_targets([p for p in (output, timeline_json, subtitles) if p is not None], force)
     r = load(routine) if isinstance(routine, (str, Path)) else routine
     with progress("Preparing speech") as report:
-        session = prepare_session(r, options, voice_of(r) if voice_of else None, report)
+        session = prepare_session(r, options, voice_of(r) if voice_of else None, report, limit)
     return export_session(session, output, timeline_json, subtitles, progress)
 
 
 def export_all(folder: Path, voice_of: Callable | None = None, options=None,
-               progress: Callable[[str], ContextManager] = _quiet) -> Iterator[str]:
+               progress: Callable[[str], ContextManager] = _quiet, limit: int | None = None) -> Iterator[str]:
     """Export every built-in routine as mp3 with .vtt subtitles, then an .m3u playlist; yield a line per file.
 
     The folder is made if missing. It is meant to be synced to a phone, so the files
@@ -498,7 +500,7 @@ def export_all(folder: Path, voice_of: Callable | None = None, options=None,
         r = load(rid)
         target = folder / f"{rid}.mp3"
         yield export_routine(r, target, voice_of, options, subtitles=folder / f"{rid}.vtt", progress=progress,
-                             force=True)
+                             force=True, limit=limit)
         entries.append((target, soundfile.info(str(target)).duration, r.title))
     playlist = folder / "voicecoach.m3u"
     write_playlist(entries, playlist)

@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from . import bed, level, sounds
-from .errors import InputError, VoicecoachError
+from .errors import InputError
 from .mixer import Mixer
 from .routines.model import Routine, expand
 from .routines.safety import SHORT_REMINDER
+from .settings import DEFAULT_WPM  # noqa: F401  (the speaking rate's default, for the estimate below)
 from .timeline import Options, Timeline, compile, phrases, sounds_needed
 
 Progress = Callable[[int, int], None]
 SAMPLE_RATE = 22050  # Hz: the session's sample rate unless the caller asks for another
-DEFAULT_WPM = 140  # words per minute, for every engine: unhurried, easy to follow with eyes closed
 # At DEFAULT_WPM a voice says about 13 characters a second (espeak-ng 13.6, Piper's joe 13.1
 # on the morning routine's phrases, first to last sound): an estimate for checks without an engine
 ESTIMATED_CHARS_PER_SECOND = 13
@@ -35,64 +35,36 @@ def options(sample_rate: int = SAMPLE_RATE, scale: float = 1.0, safety: bool = T
     return Options(sample_rate=sample_rate, scale=scale, safety=safety, safety_text=SHORT_REMINDER, **extra)
 
 
+def options_for(settings, **extra) -> Options:
+    """Timeline options from resolved `settings` (settings.resolve): its sample rate, scale, safety and bed."""
+    return options(settings.sample_rate, settings.scale, settings.safety, background=settings.to_bed(), **extra)
+
+
 def bed_choice(name: str | None = None, off: bool = False, duck_db: float | None = None,
-               level_db: float | None = None, config=None) -> bed.BedChoice:
-    """The background a session asks for: the arguments, else (at prepare) the routine's own, else the config file's."""
-    from .config import load_config
-
+               level_db: float | None = None) -> bed.BedChoice:
+    """The background a session asks for: `name`, else (at prepare) the routine's own; `off`: none at all."""
     if name is not None and off:
-        raise InputError("--background and --no-background contradict each other; give one of them")
-    cfg = config if config is not None else load_config()
-    return bed.BedChoice(
-        name=name, off=off, default=cfg.background,
-        duck_db=duck_db if duck_db is not None else (cfg.duck if cfg.duck is not None else bed.DUCK_DB),
-        level_db=level_db if level_db is not None else (
-            cfg.background_level if cfg.background_level is not None else bed.LEVEL_DB),
-    )
+        raise InputError(f"the background {name!r} and no background contradict each other; ask for one of them")
+    return bed.BedChoice(name=name, off=off, duck_db=bed.DUCK_DB if duck_db is None else duck_db,
+                         level_db=bed.LEVEL_DB if level_db is None else level_db)
 
 
-def voice_for(routine: Routine | None = None, voice: str | None = None, wpm: int | None = None,
-              volume: float | None = None, tts_command: str | None = None, config=None,
-              engine: str | None = None, voice_model: str | None = None):
-    """The Voice to speak with: the arguments first, then the config file, then the routine, then calm defaults.
+def voice_for(routine: Routine | None = None, settings=None, **given):
+    """The Voice to speak `routine` with: from `settings` (settings.resolve, which a config file may feed),
+    else from the values `given` (voice, rate, volume, tts_command, engine, voice_model) over the
+    routine's own and the defaults. Reads no config file.
 
     The engine, unless named: "command" with a TTS command, "piper" with a voice
-    model, else the config's, else the best installed (piper when the neural extra
-    and a voice are there, else pyttsx3 with `note` saying why).
+    model, else the best installed (piper when the neural extra and a voice are
+    there, else pyttsx3 with `note` saying why).
     """
-    from .config import load_config
-    from .speech import Voice, parse_command
-    from .speech.piper import unavailable
+    from .settings import resolve
 
-    cfg = config if config is not None else load_config()
-    command = parse_command(tts_command) if tts_command else cfg.tts_command
-    note = None
-    if engine is None:
-        if tts_command or (command and not voice_model):
-            engine = "command"
-        elif voice_model:
-            engine = "piper"
-        elif cfg.engine:
-            engine = cfg.engine
-        elif cfg.voice_model:
-            engine = "piper"
-        else:
-            why = unavailable()
-            engine = "piper" if why is None else "pyttsx3"
-            note = f"speaking with pyttsx3: {why}" if why else None
-    if engine == "command" and wpm is not None and command and not any("{rate}" in a for a in command):
-        note = (f"--rate {wpm} does not apply to the TTS command: it has no {{rate}} placeholder, so the program "
-                "speaks at its own rate")
-    rv = routine.voice if routine is not None else None
-    return Voice(
-        engine=engine,
-        voice=voice or cfg.voice or (rv.voice if rv else None),
-        rate=wpm or cfg.rate or (rv.rate if rv else None) or DEFAULT_WPM,
-        volume=volume if volume is not None else (cfg.volume if cfg.volume is not None else (rv.volume if rv else None)),
-        command=command if engine == "command" else None,
-        model=(voice_model or cfg.voice_model) if engine == "piper" else None,
-        note=note,
-    )
+    if settings is None:
+        settings = resolve(None, given)
+    elif given:
+        raise TypeError("give settings or values, not both")
+    return settings.for_routine(routine).to_voice()
 
 
 def estimated_timeline(routine: Routine, opts: Options | None = None, problems: list | None = None) -> Timeline:
@@ -257,7 +229,7 @@ def loudness(mixer: Mixer, block: int = 1 << 16) -> float:
     return meter.integrated()
 
 
-def prepare(routine: Routine, options: Options, speaker, progress: Progress | None = None) -> Session:
+def prepare_with(routine: Routine, options: Options, speaker, progress: Progress | None = None) -> Session:
     """Synthesize what is missing (progress(done, total) per phrase), then compile the timeline.
 
     `speaker` is a speech.Speaker (anything with `clips(texts, progress)`). The
@@ -290,25 +262,13 @@ def prepare(routine: Routine, options: Options, speaker, progress: Progress | No
     return Session(routine, mixer.timeline, mixer)
 
 
-def cache_limit(config=None) -> int | None:
-    """The config file's cache_limit in bytes, or None (the speech cache's default); None also when the
-    file cannot be read: the commands that read it for their own settings report that themselves."""
-    from .config import load_config
-
-    try:
-        return (config if config is not None else load_config()).cache_limit
-    except (VoicecoachError, OSError):
-        return None
-
-
 def prepare_session(routine: Routine, opts: Options | None = None, voice=None,
                     progress: Progress | None = None, limit: int | None = None) -> Session:
     """Synthesize with `voice` (default: `voice_for(routine)`) and compile with `opts` (default: `options()`).
 
-    `limit` is the speech cache's size in bytes (default: `cache_limit()`, the config file's)."""
+    `limit` is the speech cache's size in bytes (default: the speech cache's own, 500 MB)."""
     from .speech import Speaker
 
     opts = opts or options()
-    limit = limit if limit is not None else cache_limit()
     with Speaker(voice or voice_for(routine), opts.sample_rate, cache_limit=limit) as speaker:
-        return prepare(routine, opts, speaker, progress)
+        return prepare_with(routine, opts, speaker, progress)

@@ -3,7 +3,7 @@
 app.py holds the Typer app and the shared options; each module here adds one
 group of commands to it. Importing this package registers them all.
 """
-from . import routines, playback, practice, cache, serve  # noqa: F401,I001  (each registers its commands, in help order)
+from . import routines, playback, practice, settings, cache, serve  # noqa: F401,I001  (each registers its commands, in help order)
 from .app import app
 
 __all__ = ["app", "main"]

@@ -6,12 +6,18 @@ commands, so `voicecoach --help` starts fast.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+from pathlib import Path
+from typing import Optional, get_type_hints
+
 import typer
 
 from .. import __version__
 from .output import console_progress, error_line, error_lines, handled, noted, settings, show_library_warnings
 
-__all__ = ["app", "complete_routine", "console_progress", "handled", "noted", "error_line", "error_lines"]
+__all__ = ["app", "complete_routine", "console_progress", "handled", "noted", "error_line", "error_lines",
+           "with_options", "resolved"]
 
 app = typer.Typer(add_completion=True, no_args_is_help=False, invoke_without_command=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -51,9 +57,10 @@ WpmOpt = typer.Option(None, "--rate", min=40, max=500, help="Speaking rate in wo
 VolumeOpt = typer.Option(None, "--volume", min=0.0, max=1.0, help="Speech volume from 0 to 1.")
 TtsOpt = typer.Option(None, "--tts-command", help="Any text-to-speech program, e.g. "
                                                   "'espeak-ng -w {out} {text}' ({text} may be left out: stdin).")
-ScaleOpt = typer.Option(1.0, "--scale", min=0.01, max=100.0, help="Multiply every timed duration by F.")
+# Options default to None, "not given", so a setting shows where it came from (`voicecoach settings`).
+ScaleOpt = typer.Option(None, "--scale", min=0.01, max=100.0, help="Multiply every timed duration by F (default 1).")
 NoSafetyOpt = typer.Option(False, "--no-safety", help="Leave out the spoken safety reminder.")
-SampleRateOpt = typer.Option(22050, "--sample-rate", help="Sample rate of the session in Hz.")
+SampleRateOpt = typer.Option(None, "--sample-rate", help="Sample rate of the session in Hz (default 22050).")
 
 
 def _backend(value: str | None) -> str | None:
@@ -88,6 +95,75 @@ PauseOthersOpt = typer.Option(None, "--pause-others/--no-pause-others",
                                    "(default off).")
 
 
+FromOpt = typer.Option(None, "--from", help="Start at step N (1-based) or the step whose title starts with this text.")
+LeadInOpt = typer.Option(None, "--lead-in", min=0.0, max=120.0,
+                         help="Seconds to get into position before anything starts (default 5).")
+LevelOpt = typer.Option(None, "--level", min=1, help="Progression level to play at (default: from your history).")
+
+# The option groups the commands share: (parameter, type, option). A parameter is named after the
+# setting it gives (settings.SPECS); `no_safety` and `no_background` give safety and background off.
+VOICE = (("voice", Optional[str], VoiceOpt), ("rate", Optional[int], WpmOpt), ("tts_command", Optional[str], TtsOpt),
+         ("engine", Optional[str], EngineOpt), ("voice_model", Optional[Path], VoiceModelOpt))
+VOLUME = (("volume", Optional[float], VolumeOpt),)
+RENDER = (("scale", Optional[float], ScaleOpt), ("no_safety", bool, NoSafetyOpt),
+          ("sample_rate", Optional[int], SampleRateOpt))
+BED = (("background", Optional[str], BackgroundOpt), ("no_background", bool, NoBackgroundOpt),
+       ("duck", Optional[float], DuckOpt), ("background_level", Optional[float], BackgroundLevelOpt))
+DEVICE = (("backend", Optional[str], BackendOpt), ("device", Optional[str], DeviceOpt),
+          ("mpris", Optional[bool], MprisOpt), ("pause_others", Optional[bool], PauseOthersOpt))
+LIVE = (("start", Optional[str], FromOpt), ("lead_in", Optional[float], LeadInOpt), ("level", Optional[int], LevelOpt))
+PLAY = VOICE + VOLUME + RENDER + LIVE + DEVICE + BED  # play; `settings` takes the same
+FLAGS = {"start": "--from", "serve_host": "--host", "serve_port": "--port", "rate": "--rate"}
+
+
+def with_options(*groups):
+    """Add the options of `groups` to a command: they reach it as one dict, `given` (parameter: value)."""
+    entries = [entry for group in groups for entry in group]
+
+    def wrap(fn):
+        own = inspect.signature(fn)
+        hints = get_type_hints(fn)
+        params = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in own.parameters.values()
+                  if p.name != "given"]
+        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=kind)
+                   for name, kind, opt in entries]
+
+        @functools.wraps(fn)
+        def command(**kwargs):
+            return fn(**{k: v for k, v in kwargs.items() if k in own.parameters},
+                      given={name: kwargs[name] for name, _, _ in entries})
+
+        command.__signature__ = own.replace(parameters=params, return_annotation=None)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        del command.__wrapped__  # Typer reads the signature above, not the function's own
+        return command
+
+    return wrap
+
+
+def resolved(given: dict, routine=None, config=None):
+    """The Settings of a command: its options over `routine` over the config file (read here, once) over defaults."""
+    from ..config import load_config
+    from ..errors import InputError
+    from ..settings import resolve
+
+    values = dict(given)
+    if values.pop("no_safety", False):
+        values["safety"] = False
+    if values.pop("no_background", False):
+        if values.get("background") is not None:
+            raise InputError("--background and --no-background contradict each other; give one of them")
+        values["background"] = False
+    labels = {name: _flag(name, value) for name, value in values.items()}
+    return resolve(config if config is not None else load_config(), values, routine, labels=labels)
+
+
+def _flag(name: str, value) -> str:
+    """The option that gave a setting: --rate, --from, --no-mpris, --no-background."""
+    flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+    return "--no-" + flag[2:] if value is False else flag
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"voicecoach {__version__}")
@@ -111,8 +187,8 @@ def main_callback(
         from datetime import date
 
         from ..practice.plan import todays_plan
-        from .live import PlayChoices, play_routines
+        from .live import play_routines
 
         with handled():
-            ids = todays_plan(date.today())
-        play_routines(ids, PlayChoices())
+            ids, chosen = todays_plan(date.today()), resolved({})
+        play_routines(ids, chosen)

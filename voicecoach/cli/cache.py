@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from .app import app, handled
+from .app import app, handled, resolved
 
 
 def size_text(n: int) -> str:
@@ -32,22 +32,31 @@ def cache(
                                                       "was freed."),
 ) -> None:
     """Show the speech cache's folder, size, number of clips and size limit; `--clear` empties it."""
-    from ..config import load_config
     from ..serve import episodes
     from ..speech import cache as clipcache
 
     with handled():
         served = episodes.cache_folder()
         if clear:
-            folder = clipcache.cache_dir()
-            freed, clips = clipcache.clear(folder)
-            typer.echo(f"freed {size_text(freed)} ({_clips(clips)}) from {folder}")
-            freed, count = episodes.clear(served)
-            if freed:
-                typer.echo(f"freed {size_text(freed)} ({_episodes(count)}) from {served}")
+            _clear(clipcache.cache_dir(), served)
             return
-        found = clipcache.state(limit=load_config().cache_limit)  # a bad config file: its one-line error
+        found = clipcache.state(limit=resolved({}).cache_limit)  # a bad config file: its one-line error
         size, count = episodes.usage(served)
+    _print_state(found, size, count, served)
+
+
+def _clear(folder, served) -> None:
+    from ..serve import episodes
+    from ..speech import cache as clipcache
+
+    freed, clips = clipcache.clear(folder)
+    typer.echo(f"freed {size_text(freed)} ({_clips(clips)}) from {folder}")
+    freed, count = episodes.clear(served)
+    if freed:
+        typer.echo(f"freed {size_text(freed)} ({_episodes(count)}) from {served}")
+
+
+def _print_state(found, size: int, count: int, served) -> None:
     typer.echo(f"folder  {found.folder}")
     typer.echo(f"size    {size_text(found.size)} in {_clips(found.clips)}")
     where = "cache_limit in the config file" if found.limit_set else "the default; set cache_limit in the config file"

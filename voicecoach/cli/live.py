@@ -1,8 +1,8 @@
 """Playing routines live from a terminal: `play`, `today --play` and `voicecoach` alone share this.
 
 It asks the safety question once, opens the sound device before anything slow,
-shows the live panel and reads keys on a terminal, records each session, and
-says how it ended. The playing itself is the library's `LivePlay`.
+shows the live panel and reads keys on a terminal, and says how it ended. The
+session itself (levels, preparing, playing, the history) is practice.live's.
 """
 from __future__ import annotations
 
@@ -10,92 +10,30 @@ import contextlib
 import os
 import shlex
 import sys
-from dataclasses import dataclass
 
 import typer
 
-from .output import handled, noted, settings
+from .output import console_progress, handled, noted, settings
 
 
-@dataclass(frozen=True)
-class PlayChoices:
-    """What the play options asked for; None means the config file's value, then the default."""
+def play_routines(refs: list[str], settings) -> None:
+    """Play the routines as one plan (one routine for `play`) with `settings`, and say how it ended."""
+    from ..practice import live
 
-    voice: str | None = None
-    wpm: int | None = None
-    volume: float | None = None
-    tts_command: str | None = None
-    scale: float = 1.0
-    from_step: str | None = None
-    no_safety: bool = False
-    backend: str | None = None
-    device: str | None = None
-    lead_in: float | None = None
-    level: int | None = None
-    sample_rate: int = 22050
-    background: str | None = None
-    no_background: bool = False
-    duck: float | None = None
-    background_level: float | None = None
-    mpris: bool | None = None
-    pause_others: bool | None = None
-    engine: str | None = None
-    voice_model: str | None = None
-
-
-def play_routines(refs: list[str], choices: PlayChoices) -> None:
-    """Play the routines as one plan (one routine for `play`): q, Stop or a signal ends all of it.
-
-    Every routine is prepared before the first plays, so the panel and the
-    summary know the plan's length; each one that played is recorded.
-    """
-    from ..config import load_config
-    from ..player import Interrupted, LivePlay, Part, keyboard
-    from ..practice import history
-    from ..practice.plan import at_current_level
-    from ..practice.safety import confirm_safety
-    from ..routines import load, pick_step
-    from ..routines.progression import at_level
-    from ..session import bed_choice, options, prepare_session, voice_for
-    from .output import console_progress
-
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with handled():
-        entries, _ = history.read()
-        routines = [load(ref) for ref in refs]
-        routines = [at_level(r, choices.level) if choices.level else at_current_level(r, entries) for r in routines]
-        cfg = load_config()
-        interactive = sys.stdin.isatty() and sys.stdout.isatty()
-        if interactive and not confirm_safety(typer.confirm):
-            typer.echo("Not playing. Please have a professional check first; `voicecoach safety` lists "
-                       "the warning signs.")
-            return
-        starts = [pick_step(r, choices.from_step) if choices.from_step else 0 for r in routines]
-        lead = choices.lead_in if choices.lead_in is not None else (cfg.lead_in if cfg.lead_in is not None else 5.0)
-        # open the device before the slow part, so "no audio device" comes within seconds
-        with LivePlay(choices.backend or cfg.backend, choices.device or cfg.device,
-                      **hands_free(choices.mpris, choices.pause_others, cfg)) as live:
-            parts = []
-            for r, start in zip(routines, starts):
-                opts = options(choices.sample_rate, choices.scale, not choices.no_safety,
-                               lead_in=lead, start_step=start,
-                               background=bed_choice(choices.background, choices.no_background, choices.duck,
-                                                     choices.background_level, cfg))
-                voice = noted(voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg,
-                                        choices.engine, choices.voice_model))
-                with console_progress("Preparing speech") as progress:
-                    session = prepare_session(r, opts, voice, progress, cfg.cache_limit)
-                parts.append(Part(session.timeline, session.render, history.recorder(r, session.timeline)))
-            try:
-                with keyboard(interactive) as keys, _panel(interactive) as show:
-                    outcome = live.play_plan(parts, keys=keys, show=show)
-            except Interrupted as stop:
-                _say(summary(stop.outcome, parts, refs, "Stopped"), err=True)
-                _say(stop.outcome.warnings, err=True)
-                raise typer.Exit(128 + stop.outcome.signal) from None
-            finally:
-                say_mpris_off(live)
-    typer.echo(summary(outcome, parts, refs, "Quit"))
-    _say(outcome.warnings, err=True)
+        played = live.play(refs, settings, ask=typer.confirm if interactive else None, keys=interactive,
+                           panel=_panel(interactive), progress=console_progress, on_voice=noted)
+    if played is None:
+        typer.echo("Not playing. Please have a professional check first; `voicecoach safety` lists the warning signs.")
+        return
+    say_mpris_off(played.mpris_off)
+    if played.interrupted:
+        _say(summary(played.outcome, played.parts, refs, "Stopped"), err=True)
+        _say(played.outcome.warnings, err=True)
+        raise typer.Exit(128 + played.outcome.signal)
+    typer.echo(summary(played.outcome, played.parts, refs, "Quit"))
+    _say(played.outcome.warnings, err=True)
 
 
 def summary(outcome, parts, refs: list[str], verb: str) -> str:
@@ -147,16 +85,10 @@ def _say(text, err: bool = False) -> None:
         os.close(devnull)
 
 
-def hands_free(mpris: bool | None, pause_others: bool | None, cfg) -> dict[str, bool]:
-    """LivePlay's `mpris` and `pause_others`: the option if given, else the config file's, else on and off."""
-    return {"mpris": mpris if mpris is not None else cfg.mpris is not False,
-            "pause_others": pause_others if pause_others is not None else bool(cfg.pause_others)}
-
-
-def say_mpris_off(live) -> None:
-    """With --verbose, one line on stderr when the session could not be on the session bus."""
-    if settings.verbose and live.mpris_off:
-        typer.echo(live.mpris_off, err=True)
+def say_mpris_off(why: str | None) -> None:
+    """With --verbose, one line on stderr when the session could not be on the session bus (`why`)."""
+    if settings.verbose and why:
+        typer.echo(why, err=True)
 
 
 def _panel(enabled: bool):

@@ -6,13 +6,12 @@ from typing import Optional
 
 import typer
 
-from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, EngineOpt, MprisOpt,
-                  NoBackgroundOpt, NoSafetyOpt, PauseOthersOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceModelOpt,
-                  ROUTINE_HELP, VoiceOpt, VolumeOpt, WpmOpt, app, complete_routine, console_progress, handled,
-                  noted)
+from .app import (BED, PLAY, RENDER, ROUTINE_HELP, VOICE, VOLUME, app, complete_routine, console_progress, handled,
+                  noted, resolved, with_options)
 
 
 @app.command()
+@with_options(VOICE, VOLUME, RENDER, BED)
 def export(
     routine: Optional[str] = typer.Argument(None, help=ROUTINE_HELP, autocompletion=complete_routine),
     output: Path = typer.Option(..., "-o", "--output", help="The audio file (.wav .flac .ogg .mp3), "
@@ -24,79 +23,42 @@ def export(
                                                    "plus an .m3u playlist, into the folder -o (replacing "
                                                    "those of an earlier --all)."),
     force: bool = typer.Option(False, "--force", help="Overwrite files that exist already."),
-    voice: Optional[str] = VoiceOpt,
-    wpm: Optional[int] = WpmOpt,
-    volume: Optional[float] = VolumeOpt,
-    tts_command: Optional[str] = TtsOpt,
-    engine: Optional[str] = EngineOpt,
-    voice_model: Optional[Path] = VoiceModelOpt,
-    scale: float = ScaleOpt,
-    no_safety: bool = NoSafetyOpt,
-    sample_rate: int = SampleRateOpt,
-    background: Optional[str] = BackgroundOpt,
-    no_background: bool = NoBackgroundOpt,
-    duck: Optional[float] = DuckOpt,
-    background_level: Optional[float] = BackgroundLevelOpt,
+    given: dict = None,
 ) -> None:
     """Write a session as one audio file, with chapters where the format has them."""
-    from ..config import load_config
-    from ..errors import InputError
-    from ..export import export_all, export_routine
-    from ..session import options
-    from .choice import sound_choice
-
     with handled():
-        choose, bed = sound_choice(load_config(), voice, wpm, volume, tts_command, engine, voice_model, background,
-                                   no_background, duck, background_level)
-        opts = options(sample_rate, scale, not no_safety, background=bed)
+        settings = resolved(given)
+        lines = _export(settings, routine, output, timeline, subtitles, all_, force)
+        for line in lines:
+            typer.echo(line)
 
-        def pick(r):
-            return noted(choose(r))
 
-        if all_:
-            if routine is not None:
-                raise InputError("--all exports every built-in routine; leave out the ROUTINE argument")
-            for line in export_all(output, pick, opts, progress=console_progress):
-                typer.echo(line)
-            return
-        if routine is None:
-            raise InputError("name a ROUTINE to export (or use --all)")
-        typer.echo(export_routine(routine, output, pick, opts, timeline, subtitles, progress=console_progress,
-                                  force=force))
+def _export(settings, routine, output, timeline, subtitles, all_: bool, force: bool):
+    """The lines export says: one library call, --all's or one routine's."""
+    import voicecoach as vc
+    from ..errors import InputError
+
+    opts = vc.options_for(settings)
+    pick = lambda r: noted(settings.voice_of(r))  # noqa: E731  (the engine's note, said once)
+    if all_:
+        if routine is not None:
+            raise InputError("--all exports every built-in routine; leave out the ROUTINE argument")
+        return vc.export_all(output, pick, opts, progress=console_progress, limit=settings.cache_limit)
+    if routine is None:
+        raise InputError("name a ROUTINE to export (or use --all)")
+    return [vc.export_routine(routine, output, pick, opts, timeline, subtitles, progress=console_progress,
+                              force=force, limit=settings.cache_limit)]
 
 
 @app.command()
+@with_options(PLAY)
 def play(
     routine: str = typer.Argument("morning", help=ROUTINE_HELP, autocompletion=complete_routine),
-    voice: Optional[str] = VoiceOpt,
-    wpm: Optional[int] = WpmOpt,
-    volume: Optional[float] = VolumeOpt,
-    tts_command: Optional[str] = TtsOpt,
-    engine: Optional[str] = EngineOpt,
-    voice_model: Optional[Path] = VoiceModelOpt,
-    scale: float = ScaleOpt,
-    from_: Optional[str] = typer.Option(None, "--from", help="Start at step N (1-based) or the step whose "
-                                                             "title starts with this text."),
-    no_safety: bool = NoSafetyOpt,
-    backend: Optional[str] = BackendOpt,
-    device: Optional[str] = DeviceOpt,
-    lead_in: Optional[float] = typer.Option(None, "--lead-in", min=0.0, max=120.0,
-                                            help="Seconds to get into position before anything starts "
-                                                 "(default 5)."),
-    level: Optional[int] = typer.Option(None, "--level", min=1, help="Progression level to play at "
-                                                                     "(default: from your history)."),
-    sample_rate: int = SampleRateOpt,
-    background: Optional[str] = BackgroundOpt,
-    no_background: bool = NoBackgroundOpt,
-    duck: Optional[float] = DuckOpt,
-    background_level: Optional[float] = BackgroundLevelOpt,
-    mpris: Optional[bool] = MprisOpt,
-    pause_others: Optional[bool] = PauseOthersOpt,
+    given: dict = None,
 ) -> None:
     """Speak and play a routine live, hands-free: space pauses, n skips, b restarts the step, q quits."""
-    from .live import PlayChoices, play_routines
+    from .live import play_routines
 
-    play_routines([routine], PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
-                                         lead_in, level, sample_rate, background, no_background, duck,
-                                         background_level, mpris, pause_others, engine=engine,
-                                         voice_model=str(voice_model) if voice_model else None))
+    with handled():
+        settings = resolved(given)
+    play_routines([routine], settings)

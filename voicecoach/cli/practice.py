@@ -12,8 +12,8 @@ from typing import Optional
 import typer
 
 from ..practice.plan import FALLBACK, at_current_level, calendar_plans, level_for, todays_plan
-from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, EngineOpt, MprisOpt,
-                  NoBackgroundOpt, PauseOthersOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, handled, noted)
+from .app import BED, DEVICE, VOICE, app, handled, noted, resolved, with_options
+from .live import say_mpris_off
 
 _GRID_NONE, _GRID_SOME, _GRID_DONE = "·", "▫", "▪"
 
@@ -68,21 +68,12 @@ def week(
     day: Optional[str] = DateOpt,
 ) -> None:
     """Show the weekly schedule with each day's timed total; --ics writes it to a calendar file."""
-    from ..duration import clock
-    from ..routines import load, timed_seconds
     from ..practice.schedule import load_schedule
 
     with handled():
-        today = parse_day(day, "--date")
-        start = parse_at(at)
-        schedule = load_schedule()
-        entries = _history()
-        rows = []
-        for i, (name, ids) in enumerate(schedule.week()):
-            seconds = sum(timed_seconds(at_current_level(load(rid), entries)) for rid in ids)
-            rows.append((name.capitalize(), " + ".join(_short(r) for r in ids) or "rest",
-                         clock(seconds) if ids else "-", i == today.weekday()))
-        _print_week(rows)
+        today, start = parse_day(day, "--date"), parse_at(at)
+        schedule, entries = load_schedule(), _history()
+        _print_week(_week_rows(schedule, entries, today))
         if ics is not None:
             from ..practice.calendar import build, write
 
@@ -90,6 +81,19 @@ def week(
             write(build(plans, today, start), ics)
             typer.echo(f"wrote {ics} ({len(plans)} weekly event{'' if len(plans) == 1 else 's'} at "
                        f"{start:%H:%M}, reminder 10 minutes before)")
+
+
+def _week_rows(schedule, entries, today: date) -> list[tuple[str, str, str, bool]]:
+    """(day, routines, timed total, is today) for each day of the week."""
+    from ..duration import clock
+    from ..routines import load, timed_seconds
+
+    rows = []
+    for i, (name, ids) in enumerate(schedule.week()):
+        seconds = sum(timed_seconds(at_current_level(load(rid), entries)) for rid in ids)
+        rows.append((name.capitalize(), " + ".join(_short(r) for r in ids) or "rest",
+                     clock(seconds) if ids else "-", i == today.weekday()))
+    return rows
 
 
 def _short(rid: str) -> str:
@@ -115,41 +119,45 @@ def _print_week(rows: list[tuple[str, str, str, bool]]) -> None:
 
 
 @app.command()
+@with_options(BED)
 def today(
     day: Optional[str] = DateOpt,
     play_: bool = typer.Option(False, "--play", help="Play the routines one after another."),
-    background: Optional[str] = BackgroundOpt,
-    no_background: bool = NoBackgroundOpt,
-    duck: Optional[float] = DuckOpt,
-    background_level: Optional[float] = BackgroundLevelOpt,
+    given: dict = None,
 ) -> None:
     """Show what the schedule has for today (with progression levels); --play plays it."""
-    from ..duration import clock
-    from ..routines import load, timed_seconds
     from ..practice.schedule import load_schedule
 
     with handled():
         when = parse_day(day, "--date")
         schedule = load_schedule()
         ids = todays_plan(when, schedule)
-        entries = _history()
-        routines = [(rid, load(rid)) for rid in ids]
-        shown = [(rid, r, at_current_level(r, entries)) for rid, r in routines]
-        total = sum(timed_seconds(now) for _, _, now in shown)
-        rest = "" if schedule.for_date(when) else f" (nothing scheduled, so the {FALLBACK} routine)"
-        typer.echo(f"{when:%A} {when.isoformat()}{rest}: {clock(total)} timed")
-        width = max(len(_short(rid)) for rid in ids)
-        for rid, r, now in shown:
-            typer.echo(f"  {_short(rid):<{width}}  {clock(timed_seconds(now)):>6}  {r.title}")
-            if r.progression is not None:
-                level = level_for(r, entries)
-                typer.echo(f"  {'':<{width}}  {'':>6}  level {level} of {r.progression.levels}: "
-                           f"{r.progression.seconds(level):g} s per technique")
+        _print_day(when, ids, bool(schedule.for_date(when)))
     if play_:
-        from .live import PlayChoices, play_routines
+        from .live import play_routines
 
-        play_routines(ids, PlayChoices(background=background, no_background=no_background, duck=duck,
-                                       background_level=background_level))
+        with handled():
+            settings = resolved(given)
+        play_routines(ids, settings)
+
+
+def _print_day(when: date, ids: list[str], scheduled: bool) -> None:
+    """The day's routines with their timed lengths at the level the history has reached."""
+    from ..duration import clock
+    from ..routines import load, timed_seconds
+
+    entries = _history()
+    shown = [(rid, r, at_current_level(r, entries)) for rid, r in ((rid, load(rid)) for rid in ids)]
+    total = sum(timed_seconds(now) for _, _, now in shown)
+    rest = "" if scheduled else f" (nothing scheduled, so the {FALLBACK} routine)"
+    typer.echo(f"{when:%A} {when.isoformat()}{rest}: {clock(total)} timed")
+    width = max(len(_short(rid)) for rid in ids)
+    for rid, r, now in shown:
+        typer.echo(f"  {_short(rid):<{width}}  {clock(timed_seconds(now)):>6}  {r.title}")
+        if r.progression is not None:
+            level = level_for(r, entries)
+            typer.echo(f"  {'':<{width}}  {'':>6}  level {level} of {r.progression.levels}: "
+                       f"{r.progression.seconds(level):g} s per technique")
 
 
 @app.command()
@@ -193,80 +201,60 @@ def safety() -> None:
 
 # ------------------------------------------------------------------------- desk mode
 
-DESK_BREAK = "desk-break"
+EveryOpt = typer.Option("60m", "--every", help="Time between prompts, e.g. 60m, 45m, 90s, 1:30; "
+                                              "a bare number is minutes.")
+HoursOpt = typer.Option("9-17", "--hours", help="When to prompt, local time, both ends included: "
+                                                "9-17 or 08:30-17:30 (22-6 runs over midnight).")
+CountOpt = typer.Option(None, "--count", min=1, help="Stop after N prompts (default: run until Ctrl-C).")
+MinuteSecondsOpt = typer.Option(60.0, "--minute-seconds", min=0.01, max=60.0,
+                                help="Testing aid: real seconds that count as one minute (default 60). "
+                                     "Below 60 the day runs faster and each break's timed parts are "
+                                     "shortened by the same factor; speech keeps its pace.")
 
 
 @app.command()
-def remind(
-    every: str = typer.Option("60m", "--every", help="Time between prompts, e.g. 60m, 45m, 90s, 1:30; a bare number is minutes."),
-    hours: str = typer.Option("9-17", "--hours", help="When to prompt, local time, both ends included: "
-                                                     "9-17 or 08:30-17:30 (22-6 runs over midnight)."),
-    count: Optional[int] = typer.Option(None, "--count", min=1, help="Stop after N prompts "
-                                                                     "(default: run until Ctrl-C)."),
-    backend: Optional[str] = BackendOpt,
-    device: Optional[str] = DeviceOpt,
-    voice: Optional[str] = VoiceOpt,
-    wpm: Optional[int] = WpmOpt,
-    tts_command: Optional[str] = TtsOpt,
-    engine: Optional[str] = EngineOpt,
-    voice_model: Optional[Path] = VoiceModelOpt,
-    minute_seconds: float = typer.Option(60.0, "--minute-seconds", min=0.01, max=60.0,
-                                         help="Testing aid: real seconds that count as one minute (default 60). "
-                                              "Below 60 the day runs faster and each break's timed parts are "
-                                              "shortened by the same factor; speech keeps its pace."),
-    mpris: Optional[bool] = MprisOpt,
-    pause_others: Optional[bool] = PauseOthersOpt,
-) -> None:
+@with_options(DEVICE[:2], VOICE, DEVICE[2:])
+def remind(every: str = EveryOpt, hours: str = HoursOpt, count: Optional[int] = CountOpt,
+           minute_seconds: float = MinuteSecondsOpt, given: dict = None) -> None:
     """Desk mode: a chime and a spoken prompt every hour, then a timed walk and a seated glute squeeze."""
-    from ..config import load_config
+    from ..practice.desk import DeskMode
+
+    with handled(), DeskMode(resolved(given), every, hours, count, minute_seconds / 60, on_voice=noted,
+                             purpose="desk mode, voicecoach remind") as desk:
+        typer.echo(f"Desk breaks every {_spoken(desk.period)} from {desk.start:%H:%M} to {desk.end:%H:%M}; "
+                   f"the first at {desk.first:%H:%M}. Ctrl-C stops.")
+        try:
+            desk.run(_prompted(count), _break_ended, _skipped)
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGHUP/SIGTERM during a break (player.Interrupted)
+            typer.echo(f"Stopped; {_breaks(desk.done)} done.", err=True)
+            outcome = getattr(stop, "outcome", None)
+            raise typer.Exit(128 + (outcome.signal if outcome is not None else signal.SIGINT)) from None
+        typer.echo(f"Done: {_breaks(desk.done)}.")
+
+
+def _spoken(period) -> str:
     from ..duration import spoken
-    from ..player import LivePlay
-    from ..practice import desk, history
-    from ..session import voice_for
-    from .live import hands_free, say_mpris_off
 
-    with handled():
-        period = desk.parse_every(every)
-        start, end = desk.parse_hours(hours)
-        cfg = load_config()
-        scale = minute_seconds / 60
-        # the device is opened before the slow part, so "no audio device" comes within seconds
-        with LivePlay(backend or cfg.backend, device or cfg.device, **hands_free(mpris, pause_others, cfg),
-                      purpose="desk mode, voicecoach remind") as live:
-            routine, tl, render = desk.prepare_break(
-                scale, lambda r: noted(voice_for(r, voice, wpm, None, tts_command, cfg, engine,
-                                                 str(voice_model) if voice_model else None)), period, every)
-            done = 0
+    return spoken(period.total_seconds())
 
-            def prompt(deadline) -> None:
-                nonlocal done
-                n, total = (done + 1, count) if count else desk.slot_in_day(deadline, period, start, end)
-                typer.echo(f"{deadline:%H:%M} desk break ({n} of {total}{'' if count else ' today'})")
-                try:
-                    outcome = live.play(tl, render, on_end=history.recorder(routine, tl))
-                    for warning in outcome.warnings:
-                        typer.echo(f"voicecoach: warning: {warning}", err=True)
-                finally:
-                    if not done:
-                        say_mpris_off(live)  # once: the reason is the same at every break
-                done += 1
-                if count is None or done < count:
-                    live.ready()  # before the next deadline, so opening the device never delays a prompt
 
-            def skipped(n: int) -> None:
-                typer.echo(f"skipped {n} missed reminder{'' if n == 1 else 's'} while away")
+def _prompted(count: int | None):
+    """What desk mode says before each break: its time and which one it is."""
+    def say(deadline, n: int, total: int) -> None:
+        typer.echo(f"{deadline:%H:%M} desk break ({n} of {total}{'' if count else ' today'})")
 
-            wall = desk.WallClock(speed=1 / scale)
-            first = desk.next_deadline(wall.now(), period, start, end)
-            typer.echo(f"Desk breaks every {spoken(period.total_seconds())} from {start:%H:%M} to {end:%H:%M}; "
-                       f"the first at {first:%H:%M}. Ctrl-C stops.")
-            try:
-                desk.run(wall, prompt, period, start, end, count, on_skip=skipped)
-            except KeyboardInterrupt as stop:  # Ctrl-C, or SIGHUP/SIGTERM during a break (player.Interrupted)
-                typer.echo(f"Stopped; {_breaks(done)} done.", err=True)
-                outcome = getattr(stop, "outcome", None)
-                raise typer.Exit(128 + (outcome.signal if outcome is not None else signal.SIGINT)) from None
-            typer.echo(f"Done: {_breaks(done)}.")
+    return say
+
+
+def _break_ended(outcome, mpris_off: str | None) -> None:
+    if outcome is not None:
+        for warning in outcome.warnings:
+            typer.echo(f"voicecoach: warning: {warning}", err=True)
+    say_mpris_off(mpris_off)
+
+
+def _skipped(n: int) -> None:
+    typer.echo(f"skipped {n} missed reminder{'' if n == 1 else 's'} while away")
 
 
 def _breaks(n: int) -> str:

@@ -7,8 +7,8 @@ from typing import List, Optional
 import typer
 
 from ..errors import VoicecoachError
-from .app import (ROUTINE_HELP, EngineOpt, NoSafetyOpt, ScaleOpt, TtsOpt, VoiceModelOpt, VoiceOpt, WpmOpt, app, console_progress,
-                  handled, noted, error_line, error_lines, complete_routine)
+from .app import (RENDER, ROUTINE_HELP, VOICE, TtsOpt, app, complete_routine, console_progress, error_line, error_lines,
+                  handled, noted, resolved, with_options)
 
 
 @app.command("list")
@@ -31,51 +31,56 @@ def list_cmd() -> None:
 
 
 @app.command()
+@with_options(RENDER[:2], VOICE)
 def show(
     routine: str = typer.Argument(..., help=ROUTINE_HELP, autocompletion=complete_routine),
     timeline: bool = typer.Option(False, "--timeline", help="List every event with its time."),
-    scale: float = ScaleOpt,
-    no_safety: bool = NoSafetyOpt,
-    voice: Optional[str] = VoiceOpt,
-    wpm: Optional[int] = WpmOpt,
-    tts_command: Optional[str] = TtsOpt,
-    engine: Optional[str] = EngineOpt,
-    voice_model: Optional[Path] = VoiceModelOpt,
+    given: dict = None,
 ) -> None:
     """Show a routine's steps with their times, the timed total and the total with announcements."""
-    from ..duration import clock
+    import voicecoach as vc
     from ..errors import EnvironmentProblem
-    from ..routines import expand, load, timed_seconds
-    from ..session import options, prepare_session, voice_for
 
     with handled():
-        r = load(routine)
-        typer.echo(r.title)
-        if r.description:
-            typer.echo(r.description)
-        typer.echo("")
-        for i, exp in enumerate(expand(r), 1):
-            typer.echo(f"{i:>3}. {exp.title:<48} {clock(exp.duration * scale):>6}")
-        typer.echo("")
-        typer.echo(f"timed total: {clock(timed_seconds(r) * scale)}")
+        settings = resolved(given)
+        r = vc.load(routine)
+        _print_steps(r, settings.scale)
         try:
             with console_progress("Preparing speech") as progress:
-                session = prepare_session(r, options(scale=scale, safety=not no_safety),
-                                          noted(voice_for(r, voice, wpm, None, tts_command, engine=engine,
-                                                          voice_model=str(voice_model) if voice_model else None)),
-                                          progress)
+                session = vc.prepare(r, vc.options(scale=settings.scale, safety=settings.safety),
+                                     noted(settings.voice_of(r)), progress, settings.cache_limit)
         except EnvironmentProblem as exc:
             typer.echo(f"total with announcements: unknown ({error_line(exc)})")
             return
-        tl = session.timeline
-        typer.echo(f"total with announcements: {clock(tl.seconds)}")
-        if timeline:
-            typer.echo("")
-            for ev in tl.events:
-                what = ev.text if ev.text is not None else ev.sound
-                tag = ev.role or ev.phase or ""
-                step = "-" if ev.step is None else str(ev.step + 1)
-                typer.echo(f"{ev.sample / tl.sample_rate:9.3f}s  {ev.kind:<6} {tag:<9} step {step:<3} {what}")
+    _print_timeline(session.timeline, timeline)
+
+
+def _print_steps(r, scale: float) -> None:
+    from ..duration import clock
+    from ..routines import expand, timed_seconds
+
+    typer.echo(r.title)
+    if r.description:
+        typer.echo(r.description)
+    typer.echo("")
+    for i, exp in enumerate(expand(r), 1):
+        typer.echo(f"{i:>3}. {exp.title:<48} {clock(exp.duration * scale):>6}")
+    typer.echo("")
+    typer.echo(f"timed total: {clock(timed_seconds(r) * scale)}")
+
+
+def _print_timeline(tl, events: bool) -> None:
+    """The total with announcements and, with `events`, every event with its time."""
+    from ..duration import clock
+
+    typer.echo(f"total with announcements: {clock(tl.seconds)}")
+    if events:
+        typer.echo("")
+        for ev in tl.events:
+            what = ev.text if ev.text is not None else ev.sound
+            tag = ev.role or ev.phase or ""
+            step = "-" if ev.step is None else str(ev.step + 1)
+            typer.echo(f"{ev.sample / tl.sample_rate:9.3f}s  {ev.kind:<6} {tag:<9} step {step:<3} {what}")
 
 
 @app.command()

@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
-from ..errors import InputError
+from ..errors import SettingError
 from ..timeline import Event, Timeline
 
 # How late a deadline may be noticed and still be played: a wake-up a little
@@ -96,7 +96,7 @@ def slots_between(since: datetime, until: datetime, every: timedelta, start: tim
 
 
 def parse_every(text: str) -> timedelta:
-    """An --every value ('60m', '45m', '90s', '1:30') as a timedelta; InputError otherwise.
+    """An `every` value ('60m', '45m', '90s', '1:30') as a timedelta; InputError otherwise.
 
     A bare number is minutes: desk breaks are minutes apart, and `--every 45` taken as
     45 seconds was refused for being shorter than the break itself.
@@ -105,19 +105,19 @@ def parse_every(text: str) -> timedelta:
 
     bare = re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", text)
     if bare and float(text) == 0:
-        raise InputError(f"--every {text!r}: expected a duration above zero (a bare number is minutes)")
+        raise SettingError("every", text, "expected a duration above zero (a bare number is minutes)")
     try:
         seconds = parse_duration(text.strip() + "m" if bare else text)
     except ValueError as exc:
-        raise InputError(f"--every {text!r}: {exc}") from None
+        raise SettingError("every", text, str(exc)) from None
     return timedelta(seconds=seconds)
 
 
 def parse_hours(text: str) -> tuple[time, time]:
-    """An --hours value ('9-17', '08:30-17:30', '22-6' over midnight) as (start, end); InputError otherwise."""
+    """An `hours` value ('9-17', '08:30-17:30', '22-6' over midnight) as (start, end); InputError otherwise."""
     match = _HOURS.fullmatch(text)
-    problem = InputError(f"--hours {text!r}: expected a window of local time like 9-17 or 08:30-17:30 "
-                         "(H-H or HH:MM-HH:MM, 24-hour clock)")
+    problem = SettingError("hours", text, "expected a window of local time like 9-17 or 08:30-17:30 "
+                                          "(H-H or HH:MM-HH:MM, 24-hour clock)")
     if not match:
         raise problem
     h1, m1, h2, m2 = (int(g) if g is not None else 0 for g in match.groups())
@@ -125,7 +125,7 @@ def parse_hours(text: str) -> tuple[time, time]:
         raise problem
     start, end = time(h1, m1), time(h2, m2)
     if start == end:
-        raise InputError(f"--hours {text!r}: the window starts and ends at the same time")
+        raise SettingError("hours", text, "the window starts and ends at the same time")
     return start, end
 
 
@@ -235,22 +235,90 @@ DESK_BREAK = "desk-break"
 
 
 def prepare_break(scale: float = 1.0, voice_of=None, period: timedelta | None = None, every: str | None = None,
-                  progress=None):
+                  progress=None, limit: int | None = None):
     """The desk break as it plays after each prompt: (routine, timeline, render).
 
     The spoken prompt takes the place of the routine's own intro, which says the
-    same. With `period`, InputError when a break would not fit in it (`every`
-    names the option as the user wrote it).
+    same. With `period`, SettingError when a break would not fit in it (`every`
+    is the period as the user wrote it).
     """
     from ..duration import clock
     from ..routines import load
     from ..session import options, prepare_session
 
     routine = replace(load(DESK_BREAK), intro=PROMPT_TEXT)
-    session = prepare_session(routine, options(scale=scale), voice_of(routine) if voice_of else None, progress)
+    session = prepare_session(routine, options(scale=scale), voice_of(routine) if voice_of else None, progress, limit)
     tl, render = prompted(session)
     length = timedelta(seconds=tl.seconds / scale)
     if period is not None and period <= length:
-        raise InputError(f"--every {every!r}: a desk break takes {clock(length.total_seconds())}; "
-                         "choose a longer period")
+        raise SettingError("every", every if every is not None else str(period),
+                           f"a desk break takes {clock(length.total_seconds())}; choose a longer period")
     return routine, tl, render
+
+
+# ------------------------------------------------------------------ desk mode on the sound device
+
+class DeskMode:
+    """Desk mode: the break prepared once, then at each slot of the schedule a prompt and the break, each recorded.
+
+    The sound device is opened first, so "no audio device" comes within seconds,
+    and the one-session lock is held (as `purpose`) until `close`. `scale` shortens
+    the day and each break's timed parts alike (a testing aid); speech keeps its pace.
+    Use as a context manager.
+    """
+
+    def __init__(self, settings, every: str, hours: str, count: int | None = None, scale: float = 1.0,
+                 on_voice: Callable | None = None, purpose: str = "desk mode"):
+        from ..player import LivePlay
+        from ..session import voice_for
+
+        self.period, (self.start, self.end) = parse_every(every), parse_hours(hours)
+        self.count, self.done = count, 0
+        self.live = LivePlay(settings.backend, settings.device, mpris=settings.mpris,
+                             pause_others=settings.pause_others, purpose=purpose)
+        try:
+            said = on_voice or (lambda voice: voice)
+            self.routine, self.timeline, self.render = prepare_break(
+                scale, lambda r: said(voice_for(r, settings)), self.period, every, limit=settings.cache_limit)
+        except BaseException:
+            self.live.close()
+            raise
+        self.clock = WallClock(speed=1 / scale)
+        self.first = next_deadline(self.clock.now(), self.period, self.start, self.end)
+
+    def run(self, on_prompt: Callable | None = None, on_end: Callable | None = None,
+            on_skip: Callable[[int], None] | None = None) -> int:
+        """Play the breaks until `count` of them (forever if None); returns how many were played (also `done`).
+
+        `on_prompt(deadline, n, total)` before each break (the n-th of `total` today, or of `count`),
+        `on_end(outcome, mpris_off)` after each, however it ended (outcome None when it raised; mpris_off, after
+        the first, why it was not on the session bus), `on_skip(n)` for slots missed while away.
+        Ctrl-C, or player.Interrupted (a signal during a break, with its outcome), propagates.
+        """
+        from . import history
+
+        def prompt(deadline: datetime) -> None:
+            n, total = ((self.done + 1, self.count) if self.count else
+                        slot_in_day(deadline, self.period, self.start, self.end))
+            if on_prompt is not None:
+                on_prompt(deadline, n, total)
+            outcome = None
+            try:
+                outcome = self.live.play(self.timeline, self.render, on_end=history.recorder(self.routine, self.timeline))
+            finally:
+                if on_end is not None:
+                    on_end(outcome, self.live.mpris_off if self.done == 0 else None)
+            self.done += 1
+            if self.count is None or self.done < self.count:
+                self.live.ready()  # before the next deadline, so opening the device never delays a prompt
+
+        return run(self.clock, prompt, self.period, self.start, self.end, self.count, on_skip=on_skip)
+
+    def close(self) -> None:
+        self.live.close()
+
+    def __enter__(self) -> DeskMode:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -120,8 +120,9 @@ class Catalogue:
 
     def __init__(self, folder: Path, voice_of: Callable, options, *, today: Callable[[], date] = date.today,
                  on_render: Callable[[Rendered], None] | None = None,
-                 on_problem: Callable[[VoicecoachError], None] | None = None):
+                 on_problem: Callable[[VoicecoachError], None] | None = None, limit: int | None = None):
         self.folder = Path(folder)
+        self.limit = limit  # the speech cache's size in bytes (None: its default)
         self.voice_of = voice_of
         self.options = options
         self.today = today
@@ -325,7 +326,7 @@ class Catalogue:
 
         self.check_folder()
         paths = self._paths(ep.id, source.fingerprint)
-        sessions = [prepare_session(r, self.options, self.voice_of(r)) for r in source.routines]
+        sessions = [prepare_session(r, self.options, self.voice_of(r), limit=self.limit) for r in source.routines]
         session = sessions[0] if len(sessions) == 1 else joined(sessions, source.title, TODAY)
         tl = session.timeline
         # side files first, the MP3 last: _cached takes an episode as rendered once its MP3 is there

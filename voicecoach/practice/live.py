@@ -1,0 +1,88 @@
+"""A live practice session: routines at their level, prepared, then played as one plan on the sound device.
+
+The library side of `play`, `today --play` and `voicecoach` alone, callable from
+Python with the same results: every routine is prepared before the first plays
+(so the plan's length is known), each one that played is recorded in the
+history, and q, Stop or a signal ends the whole plan. The playing itself is
+player.LivePlay; what the terminal shows is the caller's.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Played:
+    """How a live plan ended: its outcome, its parts (timelines), and why it was not on the session bus."""
+
+    outcome: object  # player.PlanOutcome
+    parts: tuple  # player.Part, one per routine, in order
+    interrupted: bool = False  # Ctrl-C or a signal stopped it: outcome.signal says which
+    mpris_off: str | None = None
+
+
+def _quiet(label: str):
+    return contextlib.nullcontext(None)
+
+
+def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None, keys: bool = False,
+         panel=None, progress: Callable = _quiet, on_voice: Callable | None = None) -> Played | None:
+    """Play the routines `refs` as one plan with `settings` (settings.resolve); None when the safety
+    question was answered no.
+
+    `ask(question)` asks the one-time safety question (None: not asked, as off a
+    terminal); `keys` reads the terminal's keys while playing; `panel` is a context
+    manager giving the live display's callback (or None); `progress(label)` a context
+    manager giving a progress callback for the speech; `on_voice(voice)` is told each
+    routine's voice (its note says why this engine) and returns it.
+    """
+    from ..player import Interrupted, LivePlay, keyboard
+    from ..practice.safety import confirm_safety
+    from . import history
+
+    entries, _ = history.read()
+    routines = [_at_level(ref, settings.level, entries) for ref in refs]
+    if ask is not None and not confirm_safety(ask):
+        return None
+    starts = [_start(r, settings.start) for r in routines]
+    # open the device before the slow part, so "no audio device" comes within seconds
+    with LivePlay(settings.backend, settings.device, mpris=settings.mpris, pause_others=settings.pause_others) as live:
+        parts = tuple(_part(r, settings.for_routine(r), start, progress, on_voice) for r, start in zip(routines, starts))
+        try:
+            with keyboard(keys) as read, (panel or contextlib.nullcontext(None)) as show:
+                outcome = live.play_plan(parts, keys=read, show=show)
+        except Interrupted as stop:
+            return Played(stop.outcome, parts, True, live.mpris_off)
+    return Played(outcome, parts, False, live.mpris_off)
+
+
+def _at_level(ref: str, level: int | None, entries):
+    """The routine `ref` at `level`, or at the level its history has reached."""
+    from ..routines import load
+    from ..routines.progression import at_level
+    from .plan import at_current_level
+
+    routine = load(ref)
+    return at_level(routine, level) if level else at_current_level(routine, entries)
+
+
+def _start(routine, start: str | None) -> int:
+    from ..routines import pick_step
+
+    return pick_step(routine, start) if start else 0
+
+
+def _part(routine, settings, start: int, progress: Callable, on_voice: Callable | None):
+    """The routine prepared (speech made, timeline compiled) as one part of the plan, recorded when it ends."""
+    from ..player import Part
+    from ..session import options_for, prepare_session
+    from . import history
+
+    opts = options_for(settings, lead_in=settings.lead_in, start_step=start)
+    voice = settings.to_voice()
+    voice = on_voice(voice) if on_voice is not None else voice
+    with progress("Preparing speech") as report:
+        session = prepare_session(routine, opts, voice, report, settings.cache_limit)
+    return Part(session.timeline, session.render, history.recorder(routine, session.timeline))
