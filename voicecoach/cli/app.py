@@ -14,7 +14,7 @@ from typing import Optional, get_type_hints
 import typer
 
 from .. import __version__
-from .output import console_progress, error_line, error_lines, handled, noted, settings, show_library_warnings
+from .output import console_progress, error_line, error_lines, flag, handled, noted, settings, show_library_warnings
 
 __all__ = ["app", "complete_routine", "console_progress", "handled", "noted", "error_line", "error_lines",
            "with_options", "resolved"]
@@ -113,7 +113,6 @@ DEVICE = (("backend", Optional[str], BackendOpt), ("device", Optional[str], Devi
           ("mpris", Optional[bool], MprisOpt), ("pause_others", Optional[bool], PauseOthersOpt))
 LIVE = (("start", Optional[str], FromOpt), ("lead_in", Optional[float], LeadInOpt), ("level", Optional[int], LevelOpt))
 PLAY = VOICE + VOLUME + RENDER + LIVE + DEVICE + BED  # play; `settings` takes the same
-FLAGS = {"start": "--from", "serve_host": "--host", "serve_port": "--port", "rate": "--rate"}
 
 
 def with_options(*groups):
@@ -154,14 +153,8 @@ def resolved(given: dict, routine=None, config=None):
         if values.get("background") is not None:
             raise InputError("--background and --no-background contradict each other; give one of them")
         values["background"] = False
-    labels = {name: _flag(name, value) for name, value in values.items()}
+    labels = {name: flag(name, value) for name, value in values.items()}
     return resolve(config if config is not None else load_config(), values, routine, labels=labels)
-
-
-def _flag(name: str, value) -> str:
-    """The option that gave a setting: --rate, --from, --no-mpris, --no-background."""
-    flag = FLAGS.get(name, "--" + name.replace("_", "-"))
-    return "--no-" + flag[2:] if value is False else flag
 
 
 def _version(value: bool) -> None:
@@ -186,9 +179,9 @@ def main_callback(
     if ctx.invoked_subcommand is None:
         from datetime import date
 
-        from ..practice.plan import todays_plan
+        import voicecoach as vc
         from .live import play_routines
 
         with handled():
-            ids, chosen = todays_plan(date.today()), resolved({})
+            ids, chosen = vc.todays_plan(date.today()), resolved({})
         play_routines(ids, chosen)

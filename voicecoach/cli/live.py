@@ -18,11 +18,11 @@ from .output import console_progress, handled, noted, settings
 
 def play_routines(refs: list[str], settings) -> None:
     """Play the routines as one plan (one routine for `play`) with `settings`, and say how it ended."""
-    from ..practice import live
+    import voicecoach as vc
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with handled():
-        played = live.play(refs, settings, ask=typer.confirm if interactive else None, keys=interactive,
+        played = vc.play(refs, settings, ask=typer.confirm if interactive else None, keys=interactive,
                            panel=_panel(interactive), progress=console_progress, on_voice=noted)
     if played is None:
         typer.echo("Not playing. Please have a professional check first; `voicecoach safety` lists the warning signs.")

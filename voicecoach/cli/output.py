@@ -15,6 +15,8 @@ import typer
 from ..errors import RoutineError, SettingError, VoicecoachError
 from ..text import one_line
 
+# The option that gives a setting, where it is not --NAME with dashes (settings.SPECS has the names).
+FLAGS = {"start": "--from", "serve_host": "--host", "serve_port": "--port"}
 settings = SimpleNamespace(debug=False, verbose=False, notes=set())  # --debug: tracebacks; --verbose: say more
 
 
@@ -67,9 +69,15 @@ def show_library_warnings() -> None:
 def error_line(exc: VoicecoachError) -> str:
     """The error as the user sees it: one line, routine errors as FILE:LINE:COL: message."""
     if isinstance(exc, SettingError):  # the library names the setting; here it is the option that gave it
-        return f"voicecoach: --{exc.setting.replace('_', '-')} {exc.value!r}: {one_line(exc.problem)}"
+        return f"voicecoach: {flag(exc.setting)} {exc.value!r}: {one_line(exc.problem)}"
     text = one_line(str(exc))
     return text if isinstance(exc, RoutineError) else f"voicecoach: {text}"
+
+
+def flag(name: str, value: object = None) -> str:
+    """The option that gives the setting `name`: --rate, --from; --no-mpris, --no-background when `value` is False."""
+    option = FLAGS.get(name, "--" + name.replace("_", "-"))
+    return "--no-" + option[2:] if value is False else option
 
 
 def error_lines(exc: VoicecoachError) -> list[str]:

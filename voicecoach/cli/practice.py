@@ -217,9 +217,9 @@ MinuteSecondsOpt = typer.Option(60.0, "--minute-seconds", min=0.01, max=60.0,
 def remind(every: str = EveryOpt, hours: str = HoursOpt, count: Optional[int] = CountOpt,
            minute_seconds: float = MinuteSecondsOpt, given: dict = None) -> None:
     """Desk mode: a chime and a spoken prompt every hour, then a timed walk and a seated glute squeeze."""
-    from ..practice.desk import DeskMode
+    import voicecoach as vc
 
-    with handled(), DeskMode(resolved(given), every, hours, count, minute_seconds / 60, on_voice=noted,
+    with handled(), vc.DeskMode(resolved(given), every, hours, count, minute_seconds / 60, on_voice=noted,
                              purpose="desk mode, voicecoach remind") as desk:
         typer.echo(f"Desk breaks every {_spoken(desk.period)} from {desk.start:%H:%M} to {desk.end:%H:%M}; "
                    f"the first at {desk.first:%H:%M}. Ctrl-C stops.")

@@ -58,18 +58,18 @@ def serve(
     given: dict = None,
 ) -> None:
     """Serve every routine and today's plan to a phone: a podcast feed with chapters, and a web player."""
+    import voicecoach as vc
     from ..serve import qr_text
-    from ..serve.phone import open_phone, serve_phone
 
     with handled():
         try:
             settings = resolved(given)
             noted(settings.to_voice())  # the engine's note, here in the main thread: the episodes are made in workers
-            phone = open_phone(settings, new_token, on_problem=_in_main(_problem), progress=console_progress)
+            phone = vc.open_phone(settings, new_token, on_problem=_in_main(_problem), progress=console_progress)
             phone.catalogue.on_render = _in_main(_rendered_again)
             typer.echo(f"Page: {phone.base}\nFeed: {phone.base}feed.xml" + ("" if no_qr else "\n" + qr_text(phone.base)),
                        nl=no_qr)
-            serve_phone(phone, on_download=_download, on_error=_problem)
+            vc.serve_phone(phone, on_download=_download, on_error=_problem)
         except KeyboardInterrupt:
             pass  # Ctrl-C is how a server is stopped: not an error
     typer.echo("Stopped.")
