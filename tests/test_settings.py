@@ -191,3 +191,28 @@ def test_the_readme_settings_example_prints_what_the_readme_shows(tmp_path):
     assert result.returncode == 0, result.stderr
     expected = shown.replace("/home/ana/.config/voicecoach/config.yaml", str(tmp_path / "config.yaml"))
     assert result.stdout == expected
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_the_library_plays_a_plan_as_play_does_with_the_settings_it_is_given(tmp_path, monkeypatch, pulse_env):
+    """vc.play is what `voicecoach play` runs: one plan on the sound server, each routine in the history."""
+    import voicecoach as vc
+    from voicecoach.practice import history
+
+    for name in ("VOICECOACH_DATA", "VOICECOACH_CACHE_DIR", "VOICECOACH_ROUTINES"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    monkeypatch.setenv("VOICECOACH_CONFIG", str(tmp_path / "broken.yaml"))
+    (tmp_path / "broken.yaml").write_text("lead_in: [not a number\n")  # never read: the settings are passed
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"title: Tiny {name}\nsafety: false\nvoice: {{rate: 170}}\nsteps:\n  - {{name: Hold, duration: 1s}}\n")
+    settings = vc.resolve_settings(Config(), {"lead_in": 0.0, "mpris": False, "safety": False})
+    heard = []
+    played = vc.play([str(tmp_path / "one.yaml"), str(tmp_path / "two.yaml")], settings,
+                     on_voice=lambda voice: heard.append(voice) or voice)
+    assert played.outcome.finished and not played.interrupted
+    assert [p.timeline.title for p in played.parts] == ["Tiny one", "Tiny two"]
+    assert [v.rate for v in heard] == [170, 170]  # each routine's own voice, under the caller's settings
+    entries, _ = history.read()
+    assert [(e.routine, e.finished) for e in entries] == [("one", True), ("two", True)]
