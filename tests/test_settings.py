@@ -164,7 +164,10 @@ def test_the_library_takes_the_config_it_is_given(files):
 
 
 def test_every_setting_has_one_spec_and_unknown_names_are_refused():
+    from voicecoach.config import CONFIG_KEYS
+
     assert len(set(NAMES)) == len(SPECS)
+    assert {s.name for s in SPECS if s.config} == set(CONFIG_KEYS)  # the config file's keys are settings' names
     with pytest.raises(KeyError, match="no setting 'speed'"):
         resolve(Config(), {"speed": 2})
 
