@@ -23,10 +23,11 @@ LAYERS = {
     3: ["player", "sinks", "mpris", "mediaplayer2", "export", "chapters", "subtitles"],
     4: ["session"],
     5: ["routines", "speech", "sounds", "config", "files"],
-    6: ["timeline", "mixer", "bed", "level", "duration", "errors", "text", "wording", "routines.model", "routines.safety"],
+    6: ["timeline", "clock", "interval", "mixer", "bed", "level", "duration", "errors", "text", "wording",
+        "routines.model", "routines.safety"],
 }
 RANK = {name: 7 - n for n, names in LAYERS.items() for name in names}  # 6 = top (cli) ... 1 = pure core
-PURE = ["timeline", "mixer", "bed", "level", "duration", "errors", "text", "wording", "subtitles", "chapters", "routines.model"]
+PURE = ["timeline", "clock", "interval", "mixer", "bed", "level", "duration", "errors", "text", "wording", "subtitles", "chapters", "routines.model"]
 IO_LIBRARIES = ["soundfile", "typer", "rich", "miniaudio", "simpleaudio", "pyttsx3", "dbus_fast", "soxr",
                 "voicecoach.sinks", "voicecoach.speech"]
 
@@ -113,10 +114,6 @@ def test_ruff_finds_nothing():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# Circles known today and due to go; issue 20 removes timeline <-> wording. Any other circle fails.
-ALLOWED_CIRCLES = [{"timeline", "wording"}]
-
-
 def _module_of(target: str, known: set[str]) -> str | None:
     """The voicecoach module an import names: the longest prefix that is a module (a name imported from it drops)."""
     parts = target.split(".")
@@ -166,5 +163,5 @@ def _circles() -> list[set[str]]:
     return found
 
 
-def test_no_import_circles_but_the_allowed_ones():
-    assert [sorted(c) for c in _circles() if c not in ALLOWED_CIRCLES] == []
+def test_no_import_circles():
+    assert [sorted(c) for c in _circles()] == []
