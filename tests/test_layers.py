@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "voicecoach"
 LAYERS = {
     1: ["cli"],
     2: ["practice", "serve"],
-    3: ["player", "sinks", "mpris", "mediaplayer2", "export", "chapters", "subtitles"],
+    3: ["player", "sinks", "mpris", "export", "chapters", "subtitles"],
     4: ["session"],
     5: ["routines", "speech", "sounds", "config", "files"],
     6: ["timeline", "clock", "interval", "mixer", "bed", "level", "duration", "errors", "text", "wording",
