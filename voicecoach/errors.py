@@ -20,6 +20,14 @@ class InputError(VoicecoachError):
     """Bad input that is not a routine file (an option, a routine name)."""
 
 
+class SettingError(InputError):
+    """A value given for a setting cannot be used: `setting` names it, so a front end can name its own option."""
+
+    def __init__(self, setting: str, value: str, problem: str):
+        super().__init__(f"{setting} {value!r}: {problem}")
+        self.setting, self.value, self.problem = setting, value, problem
+
+
 class RoutineError(InputError):
     """A routine file is wrong at a known place: shown as FILE:LINE:COL: message."""
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import typer
 
-from ..errors import RoutineError, VoicecoachError
+from ..errors import RoutineError, SettingError, VoicecoachError
 from ..text import one_line
 
 settings = SimpleNamespace(debug=False, verbose=False, notes=set())  # --debug: tracebacks; --verbose: say more
@@ -66,6 +66,8 @@ def show_library_warnings() -> None:
 
 def error_line(exc: VoicecoachError) -> str:
     """The error as the user sees it: one line, routine errors as FILE:LINE:COL: message."""
+    if isinstance(exc, SettingError):  # the library names the setting; here it is the option that gave it
+        return f"voicecoach: --{exc.setting.replace('_', '-')} {exc.value!r}: {one_line(exc.problem)}"
     text = one_line(str(exc))
     return text if isinstance(exc, RoutineError) else f"voicecoach: {text}"
 

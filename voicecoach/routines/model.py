@@ -157,15 +157,16 @@ def timed_seconds(routine: Routine) -> float:
 
 
 def pick_step(routine: Routine, text: str) -> int:
-    """--from STEP: a 1-based step number, or the start of a step's title (case ignored); InputError otherwise."""
-    from ..errors import InputError
+    """The expanded step to start `from`: a 1-based step number, or the start of a step's title (case
+    ignored), as its index; SettingError("from", ...) otherwise."""
+    from ..errors import SettingError
 
     titles = [e.title for e in expand(routine)]
     if text.isdigit():
         if 1 <= int(text) <= len(titles):
             return int(text) - 1
-        raise InputError(f"--from {text}: this routine has steps 1 to {len(titles)}")
+        raise SettingError("from", text, f"this routine has steps 1 to {len(titles)}")
     for i, title in enumerate(titles):
         if title.lower().startswith(text.lower()):
             return i
-    raise InputError(f"--from {text!r}: no step starts with that; steps: " + "; ".join(titles))
+    raise SettingError("from", text, "no step starts with that; steps: " + "; ".join(titles))
