@@ -21,7 +21,8 @@ from voicecoach.errors import EnvironmentProblem, InputError
 from voicecoach.routines import builtin_ids, routine_ids
 from voicecoach.serve import App, Catalogue, bind, lan_address, load_token
 from voicecoach.serve.cover import cover_png
-from voicecoach.serve.episodes import chapters_json, joined
+from voicecoach.serve.episodes import chapters_json
+from voicecoach.serve.today import joined
 from voicecoach.serve.feed import Channel, Item, duration, feed_xml
 from voicecoach.session import options
 from voicecoach.timeline import Event, StepSpan, Timeline
