@@ -20,8 +20,8 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-import ebur128
-from audiofind import find
+from support import ebur128
+from support.audiofind import find
 from voicecoach import sounds
 from voicecoach.cli import app
 

@@ -10,8 +10,8 @@ from voicecoach import routines as rt
 from voicecoach.errors import RoutineError
 from voicecoach.timeline import Options, compile, phrases
 
-import golden
-from rules import check_rules, fake_speech, real_sounds, build, RATE, SAFETY_TEXT
+from support import golden
+from support.rules import check_rules, fake_speech, real_sounds, build, RATE, SAFETY_TEXT
 
 DATA = Path(__file__).parent / "data" / "routines"
 
