@@ -74,6 +74,17 @@ def test_placeholders_are_filled():
     assert "left hip for 1 minute, then the end of the session." in texts
 
 
+def test_words_that_fill_to_nothing_are_still_words_not_sounds():
+    """A cue or halfway of only '{side}' on a step without sides fills to "": placed as (empty) speech."""
+    r = rt.load_text("title: t\nsafety: false\nsteps:\n  - {name: a, duration: 20s, halfway: '{side}', "
+                     "cues: [{at: 3s, say: '{side}'}]}\n")
+    assert "" in phrases(r, Options())
+    timeline = build(r)
+    check_rules(r, timeline, Options(sample_rate=RATE, safety_text=SAFETY_TEXT))
+    assert [(e.role, e.text, e.sound) for e in timeline.events if e.role in ("cue", "halfway")] == [
+        ("cue", "", None), ("halfway", "", None)]
+
+
 def test_cues_of_a_repeated_step_are_not_spoken_in_its_rests():
     r = rt.load_text("title: t\nsafety: false\nsteps:\n  - {name: a, duration: 20s, repeat: 2, rest: 20s, "
                      "cues: [{at: 6s, say: Squeeze.}]}\n")

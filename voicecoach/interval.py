@@ -54,7 +54,7 @@ def fill(clock: Clock, turn: Turn, countdown: int, start: int, end: int, scale: 
         return False
 
     fixed: list[tuple[int, int, object, str, Event]] = []  # (at, end, where, label, event)
-    if turn.rest_words:
+    if turn.rest_words is not None:
         text = turn.rest_words
         at = start + clock.sound_len[opening] + gap
         length = clock.speech[text]
@@ -67,7 +67,7 @@ def fill(clock: Clock, turn: Turn, countdown: int, start: int, end: int, scale: 
                               "expected an offset inside it")
             continue
         at = start + off
-        if text:
+        if text is not None:
             length = clock.speech[text]
             if fits(f"the cue {quote(text, 80)}", at, length, cue.where):
                 fixed.append((at, at + length, cue.where, f"the cue {quote(text, 80)}",
@@ -76,7 +76,7 @@ def fill(clock: Clock, turn: Turn, countdown: int, start: int, end: int, scale: 
             length = clock.sound_len[cue.sound]
             fixed.append((at, at + length, cue.where, f"the sound {quote(cue.sound)}",
                           Event("sound", at, length, index, sound=cue.sound, role="cue")))
-    if turn.halfway:
+    if turn.halfway is not None:
         at = start + n // 2
         event = None
         if isinstance(turn.halfway, str):

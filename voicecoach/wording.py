@@ -107,11 +107,11 @@ class Turn:
         return [(c, fill(c.say, self.exp, self.nxt) if c.say else None) for c in self.exp.step.cues]
 
     @property
-    def halfway(self) -> str | bool:
-        """The halfway words filled in, True for the halfway chime, False for nothing (or a rest)."""
+    def halfway(self) -> str | bool | None:
+        """The halfway words filled in, True for the halfway chime, None for nothing (or a rest)."""
         halfway = self.exp.step.halfway
         if self.exp.rest or not halfway:
-            return False
+            return None
         return fill(halfway, self.exp, self.nxt) if isinstance(halfway, str) else True
 
     @property
@@ -124,7 +124,7 @@ class Turn:
         out = self.announcement
         if self.exp.rest:
             return out + [self.rest_words]
-        out += [text for _, text in self.cues if text]
+        out += [text for _, text in self.cues if text is not None]  # filled words may be empty ("{side}" alone)
         if isinstance(self.halfway, str):
             out.append(self.halfway)
         if self.breathe:
