@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))  # the private sound server
 
 import numpy as np  # noqa: E402
 
-from pulse import PulseServer  # noqa: E402
+from support.pulse import PulseServer  # noqa: E402
 
 PYTHON = sys.executable
 ROUTINE = "morning"

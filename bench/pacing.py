@@ -4,7 +4,7 @@
     python bench/pacing.py --quick    # a 15-second routine, one run with miniaudio and one naive (CI)
 
 Starts a private PulseAudio server with a null sink (the test suite's own, from
-tests/pulse.py), records its monitor, and plays one routine three ways:
+tests/support/pulse.py), records its monitor, and plays one routine three ways:
 `voicecoach play --lead-in 0` with miniaudio, with simpleaudio where it runs,
 and a naive player built the way simple tools do it: espeak-ng speaks each
 phrase (blocking), `time.sleep` waits until the event's planned time, and a new
@@ -28,8 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))  # the private sound server and the tone finder
 
-from audiofind import find  # noqa: E402
-from pulse import PulseServer  # noqa: E402
+from support.audiofind import find  # noqa: E402
+from support.pulse import PulseServer  # noqa: E402
 
 PYTHON = sys.executable
 ROUTINE = HERE.parent / "tests" / "data" / "play" / "pacing.yaml"

@@ -6,7 +6,7 @@
     python bench/stall.py --backend pulse --runs 3
 
 Starts a private PulseAudio server with a null sink (the test suite's own,
-tests/pulse.py), records its monitor, and plays a 28-second breathing hold
+tests/support/pulse.py), records its monitor, and plays a 28-second breathing hold
 (`voicecoach play ROUTINE --backend B --lead-in 0` on a pseudo-terminal, as a
 person runs it). The breath tones follow each other without a pause, so
 nearly every sample of the hold is sound. While it plays, the whole player
@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # the private sound server, the tone fi
 import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 
-from audiofind import find  # noqa: E402
-from pieces import joins, pieces  # noqa: E402
-from pulse import PulseServer  # noqa: E402
+from support.audiofind import find  # noqa: E402
+from support.recording import joins, pieces  # noqa: E402
+from support.pulse import PulseServer  # noqa: E402
 
 RATE = 22050
 ROUTINE = """\

@@ -7,8 +7,8 @@ import warnings
 
 import pytest
 
-from pulse import PulseServer, PulseUnavailable, no_server_env
-from sessionbus import BusUnavailable, SessionBus
+from support.pulse import PulseServer, PulseUnavailable, no_server_env
+from support.sessionbus import BusUnavailable, SessionBus
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,12 +37,12 @@ def session_bus():
 
 
 # The longest test files, longest first (seconds in one run here: journeys 386, hands-free 287,
-# drift 280, play 220, bench 124, session export 108, serve 90-140, bed export 99, remind 77,
+# drift 280, play 220, bench 124, session export 108, serve 90-140, bed export 99, desk 77,
 # fuzz 75, sinks 63, cli 49, piper 34, bed play 32). scripts/test hands whole files to two workers in
 # this order (--no-loadscope-reorder: xdist would otherwise start the files with the
 # most tests first, and these one-test files of minutes ran last, alone: 16 minutes).
 LONGEST_FIRST = ["test_journeys.py", "test_hands_free.py", "test_long_session.py", "test_play.py", "test_bench.py",
-                 "test_session_export.py", "test_serve.py", "test_background_export.py", "test_remind.py",
+                 "test_session_export.py", "test_serve.py", "test_background_export.py", "test_desk.py",
                  "test_fuzz.py", "test_sinks.py", "test_cli.py", "test_piper.py", "test_background_play.py"]
 
 

@@ -8,7 +8,7 @@ import pytest
 import soundfile
 from scipy.signal import lfilter
 
-from audiofind import correlate, find, find_one
+from support.audiofind import correlate, find, find_one
 
 RATE = 22050
 SOUNDS = Path(__file__).resolve().parent.parent / "sounds"

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiofind import find
+from support.audiofind import find
 from voicecoach import sounds
 
 ROUTINE = Path(__file__).parent / "data" / "play" / "pacing.yaml"

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from mounts import run_read_only
+from support.mounts import run_read_only
 from voicecoach.cli import app
 from voicecoach.config import load_config
 from voicecoach.errors import RoutineError

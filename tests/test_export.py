@@ -19,7 +19,7 @@ from mutagen.flac import FLAC
 from mutagen.id3 import ID3, CTOCFlags
 from mutagen.oggvorbis import OggVorbis
 
-from mounts import private_mounts
+from support.mounts import private_mounts
 from voicecoach.errors import ExportError, InputError
 from voicecoach.export import FORMATS, export_audio, write_playlist, write_timeline_json
 from voicecoach.timeline import Event, StepSpan, Timeline

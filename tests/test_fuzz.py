@@ -32,7 +32,7 @@ from voicecoach.errors import RoutineError
 from voicecoach.sounds import SOUND_NAMES
 from voicecoach.timeline import Options, compile
 
-from rules import RATE, SAFETY_TEXT, check_rules, fake_speech, real_sounds
+from support.rules import RATE, SAFETY_TEXT, check_rules, fake_speech, real_sounds
 
 _LONG = int(os.environ.get("VOICECOACH_FUZZ_EXAMPLES", "0"))
 
@@ -626,7 +626,7 @@ _CHILD = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 sys.path.insert(0, sys.argv[2])
-from rules import build
+from support.rules import build
 from voicecoach import routines as routine
 from voicecoach.errors import RoutineError
 try:

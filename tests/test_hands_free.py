@@ -12,11 +12,9 @@ notice, never a tight one.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +22,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from audiofind import correlate
+from support.audiofind import correlate
+from support.fakeplayer import FakePlayer
 from test_play import (ROUTINE, Terminal, confirmed_safety, drone, heard, plan, planned, silences,
                        wait_for_first)
 from voicecoach import sinks
@@ -34,7 +33,6 @@ from voicecoach.session import options, prepare_session, voice_for
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 RATE = 22050
-FAKE_PLAYER = Path(__file__).parent / "fakeplayer.py"
 
 # A 3-second cue sound under the first hold: a pause over the bus cuts it, so the
 # recording shows to the sample where the sound stopped and where it went on.
@@ -102,42 +100,11 @@ def written(tmp_path: Path, text: str, name: str) -> Path:
 
 def timeline_of(routine: Path, env: dict):
     """The timeline `play --lead-in 0` will play (same speech cache, so the same clips)."""
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG")})
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG"):
+            mp.setenv(key, env[key])
         r = load_file(routine)
         return prepare_session(r, options(lead_in=0.0), voice_for(r)).timeline
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-class FakePlayer:
-    """tests/fakeplayer.py on the bus: music that is Playing and logs the calls it gets, with their times."""
-
-    def __init__(self, env: dict, name: str = "music"):
-        self.proc = subprocess.Popen([sys.executable, str(FAKE_PLAYER), name], env=env, stdout=subprocess.PIPE,
-                                     text=True)
-        assert self.proc.stdout.readline().strip() == "ready"
-        self.calls: list[tuple[str, float]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            method, when = line.split()
-            self.calls.append((method, float(when)))
-
-    def methods(self, settle: float = 1.0) -> list[str]:
-        """The calls so far, after `settle` seconds without a new one."""
-        seen = -1
-        while seen != len(self.calls):
-            seen = len(self.calls)
-            time.sleep(settle)
-        return [m for m, _ in self.calls]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
 
 
 @pytest.fixture
@@ -179,7 +146,7 @@ def test_the_desktop_follows_the_steps_and_other_players_wait(pulse_server, bus_
     assert [line for i, line in enumerate(shown) if i == 0 or line != shown[i - 1]] == \
         [f"Playing|{t}|Pacing check" for t in titles]
     # the music paused while the session was starting and came back as it ended
-    assert music.methods() == ["Pause", "Play"]
+    assert music.methods(settle=1.0) == ["Pause", "Play"]
     loud = np.flatnonzero(np.abs(recording) > 1e-3)
     first_sound, last_sound = rec.time_of(int(loud[0])), rec.time_of(int(loud[-1]))
     paused_at, resumed_at = music.calls[0][1], music.calls[1][1]
@@ -318,7 +285,7 @@ def test_stop_over_the_bus_ends_the_session_as_q_does(pulse_server, bus_user_env
     assert (last_history(bus_user_env)["finished"], q_entry["finished"]) == (False, False)
     last_sound = rec.time_of(int(np.flatnonzero(np.abs(recording) > 1e-3)[-1]))
     assert last_sound - sent < 1.0  # the sound stopped within a second of the command
-    assert music.methods() == ["Pause", "Play"]
+    assert music.methods(settle=1.0) == ["Pause", "Play"]
     assert music.calls[1][1] > last_sound - 0.1  # the music came back after our sound stopped
 
 
@@ -334,7 +301,7 @@ def test_ctrl_c_ends_the_session_and_the_other_players_come_back(pulse_server, b
     rec.stop()
     assert proc.returncode == 130
     assert err.startswith("Stopped after 0:0") and "Traceback" not in err
-    assert music.methods() == ["Pause", "Play"]
+    assert music.methods(settle=1.0) == ["Pause", "Play"]
     assert last_history(bus_user_env)["finished"] is False
 
 
@@ -412,4 +379,4 @@ def test_a_desk_break_is_a_player_while_it_plays_and_the_music_waits_for_it(puls
     assert result.stderr == ""
     assert result.stdout.splitlines()[-1] == "Done: 1 desk break."
     assert shown and set(shown) == {"Playing|Desk Break"}
-    assert music.methods() == ["Pause", "Play"]
+    assert music.methods(settle=1.0) == ["Pause", "Play"]

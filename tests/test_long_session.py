@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from audiofind import find
+from support.audiofind import find
 from voicecoach import sinks, sounds
 from voicecoach.routines import load_file
 
@@ -40,15 +40,12 @@ def plan(env: dict):
     """The timeline `play --lead-in 0` will play (same speech cache, so the same clips)."""
     from voicecoach.session import options, prepare_session, voice_for
 
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG")})
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG"):
+            mp.setenv(key, env[key])
         routine = load_file(ROUTINE)
         voice = voice_for(routine)
         return prepare_session(routine, options(lead_in=0.0, scale=SCALE), voice).timeline
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.mark.slow

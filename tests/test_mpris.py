@@ -10,22 +10,20 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from sessionbus import SessionBus
+from support.fakeplayer import FakePlayer
+from support.sessionbus import SessionBus
 from voicecoach.mpris import Mpris, Track, tracks
 from voicecoach.timeline import StepSpan, Timeline
 
 RATE = 22050
 OUR_NAME = f"voicecoach.instance{os.getpid()}"
-FAKE_PLAYER = Path(__file__).parent / "fakeplayer.py"
 
 
 def span(index: int, name: str, side: str | None, announce: float, start: float, end: float) -> StepSpan:
@@ -202,32 +200,9 @@ def test_a_bus_that_dies_mid_session(served, session_bus):
     assert served.failure == "MPRIS off: the session bus went away"
 
 
-class FakePlayer:
-    """tests/fakeplayer.py on the bus: another media player, Playing, that logs the calls it gets."""
-
-    def __init__(self, bus: SessionBus, name: str, *options: str):
-        self.proc = subprocess.Popen([sys.executable, str(FAKE_PLAYER), name, *options],
-                                     env={**os.environ, **bus.env}, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().strip() == "ready"
-        self.calls: list[tuple[str, float]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            method, when = line.split()
-            self.calls.append((method, float(when)))
-
-    def methods(self) -> list[str]:
-        return [m for m, _ in self.calls]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
-
-
 def test_pause_others_pauses_the_playing_ones_and_resumes_them_at_the_end(session_bus, monkeypatch):
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus.address)
-    music, podcast, gone = (FakePlayer(session_bus, n) for n in ("music", "podcast", "gone"))
+    music, podcast, gone = (FakePlayer({**os.environ, **session_bus.env}, n) for n in ("music", "podcast", "gone"))
     try:
         subprocess.run(["playerctl", "-p", "podcast", "pause"], env={**os.environ, **session_bus.env}, check=True)
         wait_for(lambda: podcast.methods() == ["Pause"], "the podcast paused by hand")
@@ -248,7 +223,7 @@ def test_pause_others_pauses_the_playing_ones_and_resumes_them_at_the_end(sessio
 
 def test_a_player_that_hangs_does_not_keep_the_others_paused(session_bus, monkeypatch):
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus.address)
-    hung, music = FakePlayer(session_bus, "hung", "--hung"), FakePlayer(session_bus, "music")
+    hung, music = FakePlayer({**os.environ, **session_bus.env}, "hung", "--hung"), FakePlayer({**os.environ, **session_bus.env}, "music")
     try:
         mpris = Mpris(session(), pause_others=True)
         mpris.start()

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from audiofind import find_one
+from support.audiofind import find_one
 from voicecoach import session
 from voicecoach.cli import app
 from voicecoach.errors import InputError, SpeechEngineMissing, SpeechError

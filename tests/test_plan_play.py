@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_hands_free import FakePlayer, playerctl, wait_listed
+from support.fakeplayer import FakePlayer
+from test_hands_free import playerctl, wait_listed
 from test_play import Terminal, confirmed_safety, heard, wait_for_first
 from voicecoach.duration import clock
 
@@ -73,14 +74,11 @@ def timelines(env: dict):
     from voicecoach.routines import load
     from voicecoach.session import options, prepare_session, voice_for
 
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG", "VOICECOACH_ROUTINES")})
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG", "VOICECOACH_ROUTINES"):
+            mp.setenv(key, env[key])
         return [prepare_session(r, options(lead_in=0.0), voice_for(r)).timeline
                 for r in (load("plan-one"), load("plan-two"))]
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def history(env: dict) -> list[dict]:
@@ -132,7 +130,7 @@ def test_stop_over_the_bus_ends_the_whole_plan(pulse_server, plan_env, tmp_path)
         out, err = proc.communicate(timeout=30)
         time.sleep(1.0)
         recording = rec.stop()
-        methods = music.methods()
+        methods = music.methods(settle=1.0)
     finally:
         music.stop()
     assert proc.returncode == 0, err
@@ -158,7 +156,7 @@ def test_a_whole_plan_is_one_player_and_the_music_waits_for_all_of_it(pulse_serv
         result = subprocess.run([sys.executable, "-m", "voicecoach"], env=plan_env, stdin=subprocess.DEVNULL,
                                 capture_output=True, text=True, timeout=120)
         time.sleep(0.5)
-        methods = music.methods()
+        methods = music.methods(settle=1.0)
     finally:
         music.stop()
         follow.terminate()

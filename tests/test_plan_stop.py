@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from rules import build
+from support.rules import build
 from voicecoach import routines as rt
 from voicecoach.cli.live import summary
 from voicecoach.duration import clock

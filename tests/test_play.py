@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from audiofind import correlate, find
+from support.audiofind import correlate, find
 from voicecoach import sinks, sounds
 from voicecoach.routines import load_file
 
@@ -50,14 +50,11 @@ def plan(env, path: Path = ROUTINE):
     """The timeline `play --lead-in 0` will play (same speech cache, so the same clips)."""
     from voicecoach.session import options, prepare_session, voice_for
 
-    saved = dict(os.environ)
-    os.environ.update({k: env[k] for k in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG")})
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG"):
+            mp.setenv(key, env[key])
         routine = load_file(path)
         return prepare_session(routine, options(lead_in=0.0), voice_for(routine)).timeline
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def heard(recording: np.ndarray) -> list[tuple[int, str]]:
@@ -311,7 +308,7 @@ def test_ctrl_c_stops_the_sound_and_exits_130(backend, pulse_server, user_env, t
 def test_no_sound_server_is_exit_3_with_a_hint(name, tmp_path):
     if name not in sinks.available_backends():
         pytest.skip(f"{name} does not run on this Python")
-    from pulse import no_server_env
+    from support.pulse import no_server_env
 
     env = {**os.environ, **no_server_env(tmp_path / "none"), "VOICECOACH_CACHE_DIR": str(tmp_path / "c"),
            "VOICECOACH_DATA": str(tmp_path / "d")}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pulse import PulseServer
+from support.pulse import PulseServer
 
 
 @pytest.mark.audio

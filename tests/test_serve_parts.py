@@ -21,7 +21,8 @@ from voicecoach.errors import EnvironmentProblem, InputError
 from voicecoach.routines import builtin_ids, routine_ids
 from voicecoach.serve import App, Catalogue, bind, lan_address, load_token
 from voicecoach.serve.cover import cover_png
-from voicecoach.serve.episodes import chapters_json, joined
+from voicecoach.serve.episodes import chapters_json
+from voicecoach.serve.today import joined
 from voicecoach.serve.feed import Channel, Item, duration, feed_xml
 from voicecoach.session import options
 from voicecoach.timeline import Event, StepSpan, Timeline
@@ -79,7 +80,7 @@ def test_bind_says_in_one_line_when_the_port_is_taken_or_the_address_is_not_this
     with pytest.raises(EnvironmentProblem, match=f"port {port} on 127.0.0.1 is in use"):
         bind("127.0.0.1", port)
     taken.close()
-    with pytest.raises(InputError, match="198.51.100.77 is not an address of this machine"):
+    with pytest.raises(InputError, match="^host '198.51.100.77': not an address of this machine"):
         bind("198.51.100.77", 0)  # TEST-NET-2: for documentation, not given to machines
     address = lan_address()
     socket.inet_aton(address)  # an IPv4 address of this machine (it binds)
@@ -197,13 +198,13 @@ def test_the_command_says_each_problem_of_the_start_in_one_line(home, tmp_path):
         done = _cli(env, "--host", "127.0.0.1", "--port", port)
         assert (done.returncode, done.stdout) == (3, "")
         assert done.stderr == f"voicecoach: port {port} on 127.0.0.1 is in use by another program; " \
-                              "choose another with --port\n"
+                              "choose another port\n"
         config = tmp_path / "settings" / "config.yaml"  # the config keys are the defaults of --host and --port
         config.parent.mkdir()
         config.write_text(f"serve_host: 127.0.0.1\nserve_port: {port}\n")
         done = _cli(env | {"VOICECOACH_CONFIG": str(config)})
         assert (done.returncode, done.stderr) == (3, f"voicecoach: port {port} on 127.0.0.1 is in use by another "
-                                                     "program; choose another with --port\n")
+                                                     "program; choose another port\n")
         config.write_text("serve_port: 70000\n")
         done = _cli(env | {"VOICECOACH_CONFIG": str(config)})
         assert (done.returncode, done.stderr) == (1, f"{config}:1:13: expected a whole number from 0 to 65535 for "
@@ -212,7 +213,7 @@ def test_the_command_says_each_problem_of_the_start_in_one_line(home, tmp_path):
         taken.close()
     done = _cli(env, "--host", "198.51.100.77", "--port", "0")
     assert done.returncode == 1 and done.stderr.count("\n") == 1
-    assert done.stderr.startswith("voicecoach: --host 198.51.100.77 is not an address of this machine")
+    assert done.stderr.startswith("voicecoach: --host '198.51.100.77': not an address of this machine")
     (tmp_path / "a-file").write_text("")
     done = _cli(env | {"VOICECOACH_CACHE_DIR": str(tmp_path / "a-file")}, "--host", "127.0.0.1", "--port", "0")
     assert done.returncode == 3 and done.stderr.count("\n") == 1, done.stderr

@@ -17,8 +17,8 @@ import soundfile as sf
 from mutagen.id3 import ID3
 from typer.testing import CliRunner
 
-import ebur128
-from audiofind import find
+from support import ebur128
+from support.audiofind import find
 from voicecoach import sounds
 from voicecoach.cli import app
 from voicecoach.routines import builtin_ids, expand, load

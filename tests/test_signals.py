@@ -4,7 +4,7 @@ Each ends the session as `q` does: the sound stops, the other player paused for
 the session plays again, the session is in the history as unfinished, the
 process says how far it got and how to go on, and exits 128 + the signal
 (129, 143). Real signals to the real process, on the private sound server and
-session bus, with tests/fakeplayer.py as the other player.
+session bus, with tests/support/fakeplayer.py as the other player.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import time
 import numpy as np
 import pytest
 
-from test_hands_free import FakePlayer, last_history, play, wait_listed
+from support.fakeplayer import FakePlayer
+from test_hands_free import last_history, play, wait_listed
 from test_play import ROUTINE, Terminal, confirmed_safety, plan, wait_for_first
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
@@ -67,7 +68,7 @@ def test_a_signal_stops_the_sound_resumes_the_music_and_is_recorded(signum, puls
     assert out == "" and "Traceback" not in err
     assert len(stopped_lines(err)) == 2
     assert last_sound(rec, recording) - sent < 1.0  # the sound stopped at once
-    assert music.methods() == ["Pause", "Play"]  # the other player is not left paused
+    assert music.methods(settle=1.0) == ["Pause", "Play"]  # the other player is not left paused
     assert music.calls[1][1] > last_sound(rec, recording) - 0.1  # and came back after our sound stopped
     entry = last_history(bus_user_env)
     assert (entry["routine"], entry["finished"]) == ("pacing", False)
@@ -96,6 +97,6 @@ def test_closing_the_terminal_ends_the_session_as_sighup_does(pulse_server, bus_
     assert "Traceback" not in err
     assert len(stopped_lines(err)) == 2  # stderr is still open here: it says how far it got
     assert last_sound(rec, recording) - sent < 1.0
-    assert music.methods() == ["Pause", "Play"]
+    assert music.methods(settle=1.0) == ["Pause", "Play"]
     assert last_history(bus_user_env)["finished"] is False
 

@@ -24,9 +24,9 @@ import time
 import numpy as np
 import pytest
 
-from audiofind import find
-from pieces import joins, pieces
-from pulse import PulseServer, no_server_env
+from support.audiofind import find
+from support.recording import joins, pieces
+from support.pulse import PulseServer, no_server_env
 from voicecoach import sinks
 from voicecoach.errors import InputError, NoAudioDevice
 

@@ -10,8 +10,8 @@ from voicecoach import routines as rt
 from voicecoach.errors import RoutineError
 from voicecoach.timeline import Options, compile, phrases
 
-import golden
-from rules import check_rules, fake_speech, real_sounds, build, RATE, SAFETY_TEXT
+from support import golden
+from support.rules import check_rules, fake_speech, real_sounds, build, RATE, SAFETY_TEXT
 
 DATA = Path(__file__).parent / "data" / "routines"
 
@@ -72,6 +72,17 @@ def test_placeholders_are_filled():
     texts = phrases(r, Options())
     assert "right hip for 1 minute, then Ball, left side." in texts
     assert "left hip for 1 minute, then the end of the session." in texts
+
+
+def test_words_that_fill_to_nothing_are_still_words_not_sounds():
+    """A cue or halfway of only '{side}' on a step without sides fills to "": placed as (empty) speech."""
+    r = rt.load_text("title: t\nsafety: false\nsteps:\n  - {name: a, duration: 20s, halfway: '{side}', "
+                     "cues: [{at: 3s, say: '{side}'}]}\n")
+    assert "" in phrases(r, Options())
+    timeline = build(r)
+    check_rules(r, timeline, Options(sample_rate=RATE, safety_text=SAFETY_TEXT))
+    assert [(e.role, e.text, e.sound) for e in timeline.events if e.role in ("cue", "halfway")] == [
+        ("cue", "", None), ("halfway", "", None)]
 
 
 def test_cues_of_a_repeated_step_are_not_spoken_in_its_rests():

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from mounts import run_read_only
+from support.mounts import run_read_only
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 

@@ -1,16 +1,15 @@
 """What the coach says and plays for a routine, apart from when: the wording of every phrase.
 
-Pure: the timeline places these phrases and sounds on the sample clock; the
-session asks for them to know what to synthesize and which files to read.
+Pure: the timeline places these phrases and sounds on the sample clock (and
+lists them for the session to synthesize); `turns` is the one walk of a routine
+both use.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 from .duration import spoken
-
-if TYPE_CHECKING:
-    from .timeline import Options
 
 # Which built-in sound marks which moment, unless a routine's `chimes:` says otherwise.
 DEFAULT_CHIMES: dict[str, str] = {
@@ -78,45 +77,69 @@ def continues(prev, exp) -> bool:
         exp.rest or exp.repetition > 1)
 
 
-def phrases(routine, options: "Options") -> list[str]:
-    """Every text the timeline may speak, in order of first use (what to synthesize)."""
-    from .routines.model import expand
+@dataclass(frozen=True)
+class Turn:
+    """One expanded step of a session and what is said in it, apart from when.
 
-    out: list[str] = []
-    if options.lead_in > 0:
-        out.append(GET_READY)
-    steps = expand(routine)
-    if options.start_step == 0:
-        out += [t for t in (routine.intro, safety(routine, options)) if t]
-    for i in range(options.start_step, len(steps)):
+    The one walk of a routine: the timeline places these words on the clock and
+    lists them for synthesis, so both always agree on what a step says.
+    """
+
+    index: int
+    exp: Any  # routines.model.Expanded
+    nxt: Any  # the step after it, None for the last
+    continued: bool  # starts where the interval before it ended: no announcement, no start chime
+    continues: bool  # the next step starts where this one ends
+
+    @property
+    def announcement(self) -> list[str]:
+        return [] if self.continued else announcement(self.exp, self.nxt)
+
+    @property
+    def rest_words(self) -> str | None:
+        return rest_words(self.nxt) if self.exp.rest else None
+
+    @property
+    def cues(self) -> list[tuple[Any, str | None]]:
+        """Each cue with its words filled in (None for a sound); a rest is not the step: its cues stay out."""
+        if self.exp.rest:
+            return []
+        return [(c, fill(c.say, self.exp, self.nxt) if c.say else None) for c in self.exp.step.cues]
+
+    @property
+    def halfway(self) -> str | bool | None:
+        """The halfway words filled in, True for the halfway chime, None for nothing (or a rest)."""
+        halfway = self.exp.step.halfway
+        if self.exp.rest or not halfway:
+            return None
+        return fill(halfway, self.exp, self.nxt) if isinstance(halfway, str) else True
+
+    @property
+    def breathe(self):
+        """The breathing pattern of the interval, None for none (or a rest)."""
+        return None if self.exp.rest else self.exp.step.breathe
+
+    def texts(self) -> list[str]:
+        """Every text this step may speak, in order of first use."""
+        out = self.announcement
+        if self.exp.rest:
+            return out + [self.rest_words]
+        out += [text for _, text in self.cues if text is not None]  # filled words may be empty ("{side}" alone)
+        if isinstance(self.halfway, str):
+            out.append(self.halfway)
+        if self.breathe:
+            out += [BREATH_WORDS[p] for p in BREATH_FIELDS if getattr(self.breathe, BREATH_FIELDS[p]) > 0]
+        return out
+
+
+def turns(steps: list, start_step: int = 0) -> list[Turn]:
+    """The session's turns from `start_step` of the expanded steps (routines.model.expand) to the end."""
+    out = []
+    for i in range(start_step, len(steps)):
         exp, nxt = steps[i], steps[i + 1] if i + 1 < len(steps) else None
-        prev = steps[i - 1] if i > options.start_step else None
-        if not continues(prev, exp):
-            out += announcement(exp, nxt)
-        if exp.rest:
-            out.append(rest_words(nxt))
-            continue
-        out += [fill(c.say, exp, nxt) for c in exp.step.cues if c.say]
-        if isinstance(exp.step.halfway, str):
-            out.append(fill(exp.step.halfway, exp, nxt))
-        if exp.step.breathe:
-            out += [BREATH_WORDS[p] for p in ("in", "hold", "out", "hold_out")
-                    if getattr(exp.step.breathe, BREATH_FIELDS[p]) > 0]
-    out.append(routine.outro or DEFAULT_OUTRO)
-    return list(dict.fromkeys(out))
-
-
-def sounds_needed(routine) -> list[str]:
-    """Every sound name the timeline may play (chimes by role, and the cues' own sounds)."""
-    from .routines.model import expand
-
-    names = list(chimes(routine).values())
-    names += [c.sound for e in expand(routine) for c in e.step.cues if c.sound]
-    return list(dict.fromkeys(names))
-
-
-def safety(routine, options: "Options") -> str | None:
-    return options.safety_text if routine.safety and options.safety and options.safety_text else None
+        prev = steps[i - 1] if i > start_step else None
+        out.append(Turn(i, exp, nxt, continues(prev, exp), nxt is not None and continues(exp, nxt)))
+    return out
 
 
 BREATH_FIELDS = {"in": "inhale", "hold": "hold", "out": "exhale", "hold_out": "hold_out"}

@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from mounts import read_only_command
-from pulse import no_server_env
-from sessionbus import SessionBus
+from support.fakeplayer import FakePlayer
+from support.mounts import read_only_command
+from support.pulse import no_server_env
+from support.sessionbus import SessionBus
 
 VOICECOACH = Path(sys.executable).with_name("voicecoach")  # the command the virtualenv installed
-FAKE_PLAYER = Path(__file__).resolve().parent.parent / "fakeplayer.py"
 
 # Where voicecoach keeps each kind of file under a fresh home on Linux (platformdirs' XDG folders).
 FOLDERS = {"home": "", "config": ".config/voicecoach", "cache": ".cache/voicecoach",
@@ -251,26 +251,6 @@ def _link(source, target) -> None:
         shutil.copy2(source, target)
 
 
-class OtherPlayer:
-    """tests/fakeplayer.py as `music` on the bus: another player, Playing."""
-
-    def __init__(self, env: dict):
-        self.env = env
-        self.proc = subprocess.Popen([sys.executable, str(FAKE_PLAYER), "music"], env=env, stdout=subprocess.PIPE,
-                                     text=True)
-        if self.proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("the other player did not come up on the bus")
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # drain its call log
-
-    def status(self) -> str:
-        return subprocess.run(["playerctl", "-p", "music", "status"], env=self.env, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(5)
-
-
 def clean(data: bytes) -> str:
     """Terminal output as text: escape sequences out, carriage returns as line ends."""
     return _ESCAPES.sub("", data.decode("utf-8", errors="replace")).replace("\r\n", "\n").replace("\r", "\n")
@@ -365,7 +345,7 @@ class Trip:
         self.failures: list[str] = []
         self.transcripts: list[str] = []
         self.bus: SessionBus | None = None
-        self.other: OtherPlayer | None = None
+        self.other: FakePlayer | None = None
         self.recordings = root / "recordings"
         self.recordings.mkdir(exist_ok=True)
         self.started: list[Process] = []
@@ -381,7 +361,7 @@ class Trip:
             self.bus.start()
             home.env.update(self.bus.env)
         if j.other_player:
-            self.other = OtherPlayer(home.env)
+            self.other = FakePlayer(home.env)
         for ref, text in j.files.items():
             path = home.path(ref)
             path.parent.mkdir(parents=True, exist_ok=True)

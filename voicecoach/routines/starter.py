@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import ExportError, InputError
 from ..files import kind, reason, write_text
-from .loader import builtin_ids, user_dir
+from .names import builtin_ids, user_dir
 from .schema import schema
 
 STARTER = """\

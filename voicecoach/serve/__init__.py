@@ -1,6 +1,7 @@
 """The phone: a podcast feed and a web player of every routine and today's plan, on the home network.
 
-`episodes` renders and keeps the files (each the file `export` writes), `feed`
+`episodes` renders and keeps the files (each the file `export` writes; `storage`
+says where, `today` joins today's plan into one session), `feed`
 writes the RSS, `app` answers HTTP under the secret token path, `server` runs it.
 """
 from .address import DEFAULT_PORT, LOOPBACK, bind, lan_address

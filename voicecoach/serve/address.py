@@ -12,7 +12,7 @@ import socket
 import struct
 import sys
 
-from ..errors import EnvironmentProblem, InputError
+from ..errors import EnvironmentProblem, SettingError
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -53,7 +53,7 @@ def bind(host: str, port: int, backlog: int = 64) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        raise InputError(f"--host {host}: not an address or a name this machine can resolve") from None
+        raise SettingError("host", host, "not an address or a name this machine can resolve") from None
     family, kind, proto, _, where = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
@@ -64,13 +64,13 @@ def bind(host: str, port: int, backlog: int = 64) -> socket.socket:
         sock.close()
         if err.errno == errno.EADDRINUSE:
             raise EnvironmentProblem(f"port {port} on {host} is in use by another program; "
-                                     "choose another with --port") from None
+                                     "choose another port") from None
         if err.errno == errno.EADDRNOTAVAIL:
-            raise InputError(f"--host {host} is not an address of this machine; leave --host out "
-                             "for its address on the local network") from None
+            raise SettingError("host", host, "not an address of this machine; leave the host out "
+                                             "for its address on the local network") from None
         if err.errno == errno.EACCES:
             raise EnvironmentProblem(f"port {port} needs more rights than this user has; "
-                                     "choose one above 1023 with --port") from None
+                                     "choose a port above 1023") from None
         raise EnvironmentProblem(f"cannot listen on {host}:{port}: {(err.strerror or str(err)).lower()}") from None
     sock.set_inheritable(True)
     return sock

@@ -19,59 +19,20 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from ..errors import EnvironmentProblem, ExportError, VoicecoachError
+from .storage import cache_folder, clear, usage
+from .today import joined
+
+__all__ = ["TODAY", "Catalogue", "Episode", "Rendered", "cache_folder", "clear", "usage"]
 
 TODAY = "today"
 # Bump when what an episode is made of changes in a way the fingerprint cannot see.
 EPISODE_FORMAT = 1
 _SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-def cache_folder() -> Path:
-    """Where episodes are kept: `episodes/` in the speech cache's base folder ($VOICECOACH_CACHE_DIR overrides)."""
-    from ..speech.cache import cache_dir
-
-    return cache_dir().parent / "episodes"
-
-
-def usage(folder: Path | None = None) -> tuple[int, int]:
-    """(bytes, episodes) in the episodes folder: every file counts to the size, each MP3 is an episode."""
-    folder = Path(folder) if folder is not None else cache_folder()
-    size = count = 0
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0, 0
-    for entry in entries:
-        try:
-            if entry.is_file(follow_symlinks=False):
-                size += entry.stat(follow_symlinks=False).st_size
-                count += entry.name.endswith(".mp3")
-        except OSError:
-            continue
-    return size, count
-
-
-def clear(folder: Path | None = None) -> tuple[int, int]:
-    """Remove every episode's files (a running serve makes them again when asked): (bytes, episodes) freed.
-
-    EnvironmentProblem when the folder cannot be changed.
-    """
-    from ..files import reason
-
-    folder = Path(folder) if folder is not None else cache_folder()
-    size, count = usage(folder)
-    try:
-        for path in folder.iterdir() if folder.is_dir() else ():
-            if path.is_file() or path.is_symlink():
-                path.unlink(missing_ok=True)
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot clear the episodes of voicecoach serve {folder}: {reason(exc)}") from None
-    return size, count
 
 
 @dataclass(frozen=True)
@@ -374,42 +335,3 @@ def chapters_json(timeline) -> bytes:
             "chapters": [{"startTime": rounded(c.start_sample, rate, 1000) / 1000, "title": c.title}
                          for c in chapter_list(timeline)]}
     return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-@dataclass
-class _Joined:
-    """Several prepared sessions played one after another, as one session (Today)."""
-
-    timeline: object
-    parts: list
-
-    def render(self, start: int, n: int):
-        import numpy as np
-
-        out = np.zeros(n, dtype=np.float32)
-        offset = 0
-        for session in self.parts:
-            length = session.timeline.total_samples
-            lo, hi = max(start, offset), min(start + n, offset + length)
-            if lo < hi:
-                out[lo - start:hi - start] = session.render(lo - offset, hi - lo)
-            offset += length
-        return out
-
-
-def joined(sessions: list, title: str, routine_id: str) -> _Joined:
-    """One session from several: steps and events moved to where each part starts, renumbered in order."""
-    steps, events, offset, index = [], [], 0, 0
-    for session in sessions:
-        tl = session.timeline
-        for step in tl.steps:
-            steps.append(replace(step, index=index + step.index, announce_sample=step.announce_sample + offset,
-                                 start_sample=step.start_sample + offset, end_sample=step.end_sample + offset))
-        events.extend(replace(e, sample=e.sample + offset, step=None if e.step is None else e.step + index)
-                      for e in tl.events)
-        index += len(tl.steps)
-        offset += tl.total_samples
-    first = sessions[0].timeline
-    timeline = replace(first, routine=routine_id, title=title, total_samples=offset, steps=tuple(steps),
-                       events=tuple(events), background=None)
-    return _Joined(timeline, sessions)

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from dbus_fast import DBusError, Message, MessageType, NameFlag, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
 
-from .mediaplayer2 import PLAYER, Player, Root
-from .timeline import Timeline
+from .interfaces import PLAYER, Player, Root
+from ..timeline import Timeline
 
 NAME_PREFIX = "org.mpris.MediaPlayer2."
 OBJECT_PATH = "/org/mpris/MediaPlayer2"

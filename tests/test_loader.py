@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from voicecoach import routines as rt
 from voicecoach.cli import app
-from voicecoach.errors import RoutineError
+from voicecoach.errors import RoutineError, SettingError
 
 BAD_DIR = Path(__file__).parent / "data" / "bad"
 BAD = [
@@ -79,6 +79,19 @@ def test_unknown_routine_name_suggests_close_builtin():
     result = CliRunner().invoke(app, ["show", "mornin"])
     assert result.exit_code == 1
     assert result.stderr.startswith("voicecoach: no routine 'mornin' (did you mean 'morning'?)")
+
+
+@pytest.mark.parametrize("start, problem", [
+    ("9", "this routine has steps 1 to 4"),
+    ("lunge", "no step starts with that; steps: KD 4 point (right); Kick back (right); KD 4 point (left); "
+              "Kick back (left)"),
+])
+def test_a_start_step_not_in_the_routine_is_said_in_the_librarys_words_and_the_cli_names_its_option(start, problem):
+    with pytest.raises(SettingError) as caught:
+        rt.pick_step(rt.load("kd4"), start)
+    assert str(caught.value) == f"start {start!r}: {problem}"  # what a Python caller reads: no option in it
+    result = CliRunner().invoke(app, ["play", "kd4", "--from", start])  # refused before a device is opened
+    assert (result.exit_code, result.stderr) == (1, f"voicecoach: --from {start!r}: {problem}\n")
 
 
 def test_validate_reports_each_file_and_fails_if_any_is_bad(monkeypatch):

@@ -2,7 +2,7 @@
 
 `Root` is org.mpris.MediaPlayer2 and `Player` org.mpris.MediaPlayer2.Player;
 dbus_fast adds org.freedesktop.DBus.Properties and introspection. Both only
-put commands into the session's queue and read what `mpris.Mpris` knows:
+put commands into the session's queue and read what `service.Mpris` knows:
 nothing here acts on the session. dbus_fast reads each D-Bus type from the
 string annotation; methods have no return annotation at all (with postponed
 annotations "-> None" arrives as the string "None", which it rejects).

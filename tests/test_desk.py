@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audiofind import find
-from pulse import no_server_env
+from support.audiofind import find
+from support.pulse import no_server_env
 from voicecoach import sounds
 from voicecoach.duration import samples
 from voicecoach.errors import InputError

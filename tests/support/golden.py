@@ -13,12 +13,12 @@ import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent.parent  # tests/
 sys.path.insert(0, str(HERE))
 
 from voicecoach import routines as rt  # noqa: E402
 
-from rules import build  # noqa: E402
+from support.rules import build  # noqa: E402
 
 TEST_ROUTINES = HERE / "data" / "routines"
 GOLDEN = HERE / "data" / "golden"

@@ -1,4 +1,4 @@
-"""Another MPRIS player on the bus (music, a podcast), for the --pause-others tests.
+"""Another MPRIS player on the bus (music, a podcast), for the --pause-others tests: `FakePlayer` starts one.
 
 Run as a program: ``python fakeplayer.py NAME [--hung]``. It owns
 ``org.mpris.MediaPlayer2.NAME``, is Playing, prints ``ready`` once on the bus
@@ -10,14 +10,18 @@ player that froze).
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
+import threading
 import time
 
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method
 
 
-class FakePlayer(ServiceInterface):
+class _Playing(ServiceInterface):
+    """The player's side on the bus: Playing until told otherwise, each call logged on stdout."""
+
     def __init__(self, hung: bool = False):
         super().__init__("org.mpris.MediaPlayer2.Player")
         self.status = "Playing"
@@ -59,9 +63,49 @@ class FakePlayer(ServiceInterface):
         return True
 
 
+class FakePlayer:
+    """This program on the bus as the player NAME, Playing, in a process of its own; it logs the calls it gets.
+
+    `env` is the environment it runs in (its DBUS_SESSION_BUS_ADDRESS names the bus);
+    `options` are the program's (``--hung``).
+    """
+
+    def __init__(self, env: dict, name: str = "music", *options: str):
+        self.env, self.name = env, name
+        self.proc = subprocess.Popen([sys.executable, __file__, name, *options], env=env, stdout=subprocess.PIPE,
+                                     text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            self.proc.kill()
+            raise RuntimeError(f"the other player {name!r} did not come up on the bus")
+        self.calls: list[tuple[str, float]] = []  # (method, time.monotonic() when it was called)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            method, when = line.split()
+            self.calls.append((method, float(when)))
+
+    def methods(self, settle: float = 0.0) -> list[str]:
+        """The calls so far; with `settle`, once that many seconds passed without a new one."""
+        seen = -1
+        while settle and seen != len(self.calls):
+            seen = len(self.calls)
+            time.sleep(settle)
+        return [m for m, _ in self.calls]
+
+    def status(self) -> str:
+        """Its PlaybackStatus as playerctl reads it."""
+        return subprocess.run(["playerctl", "-p", self.name, "status"], env=self.env, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
 async def main(name: str, hung: bool) -> None:
     bus = await MessageBus().connect()
-    player = FakePlayer(hung)
+    player = _Playing(hung)
     bus.export("/org/mpris/MediaPlayer2", player)
     await bus.request_name(f"org.mpris.MediaPlayer2.{name}")
     player.ready = True

@@ -16,7 +16,6 @@ which lets the tests find each tone to the exact sample.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -25,7 +24,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import numpy as np
 import soundfile
@@ -74,26 +72,6 @@ def no_server_env(folder: Path) -> dict[str, str]:
     env["PULSE_SERVER"] = f"unix:{folder / 'no-such-socket'}"
     env["ALSA_CONFIG_PATH"] = str(asound)
     return env
-
-
-@contextlib.contextmanager
-def environ(env: Mapping[str, str]) -> Iterator[None]:
-    """Set ``env`` in os.environ for the duration, then restore the old values.
-
-    libpulse reads PULSE_SERVER when a context connects and ALSA rereads its
-    configuration when ALSA_CONFIG_PATH names other files, so both backends
-    running inside the test process see the change on their next open.
-    """
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class Recording:
@@ -304,10 +282,6 @@ class PulseServer:
             ["pactl", *args], env={**os.environ, **self.env}, capture_output=True,
             text=True, timeout=10, check=check,
         )
-
-    def environ(self) -> contextlib.AbstractContextManager[None]:
-        """Point this process's libpulse and ALSA at the server for a ``with`` block."""
-        return environ(self.env)
 
     def record(self, path: str | Path) -> Recording:
         """Start recording the sink's monitor into ``path`` (WAV, written on stop)."""
