@@ -21,7 +21,7 @@ LAYERS = {
     1: ["cli"],
     2: ["practice", "serve"],
     3: ["player", "sinks", "mpris", "mediaplayer2", "export", "chapters", "subtitles"],
-    4: ["session"],
+    4: ["session", "growing"],
     5: ["routines", "speech", "sounds", "config", "files"],
     6: ["timeline", "mixer", "bed", "level", "duration", "errors", "text", "wording", "routines.model", "routines.safety"],
 }

@@ -137,6 +137,13 @@ def speech_clip(raw: np.ndarray, rate: int, target_lufs: float = SPEECH_LUFS) ->
     return level.normalize_speech(level.trim(raw, rate), rate, target_lufs=target_lufs).astype(np.float32)
 
 
+def levelled_key(speaker, rate: int, text: str, target_lufs: float = SPEECH_LUFS) -> str:
+    """The cache key of `text`'s levelled clip."""
+    target = "" if target_lufs == SPEECH_LUFS else f"|{target_lufs:.2f}"  # the usual level keeps its old keys
+    return hashlib.sha256(f"levelled|{LEVELLED_VERSION}|{rate}{target}|{speaker.voice.cache_key(text)}".encode()
+                          ).hexdigest()
+
+
 def levelled_clips(texts: list[str], speaker, rate: int, progress: Progress | None = None,
                    target_lufs: float = SPEECH_LUFS) -> dict[str, np.ndarray]:
     """Speech clips ready for the mixer, kept in the speaker's cache beside the raw clips.
@@ -145,9 +152,7 @@ def levelled_clips(texts: list[str], speaker, rate: int, progress: Progress | No
     export only reads files: the levelled clip is cached under its own key.
     """
     cache = getattr(speaker, "cache", None)
-    target = "" if target_lufs == SPEECH_LUFS else f"|{target_lufs:.2f}"  # the usual level keeps its old keys
-    keys = {t: hashlib.sha256(f"levelled|{LEVELLED_VERSION}|{rate}{target}|{speaker.voice.cache_key(t)}".encode())
-            .hexdigest() for t in texts}
+    keys = {t: levelled_key(speaker, rate, t, target_lufs) for t in texts}
     out: dict[str, np.ndarray] = {}
     for text in texts:
         hit = cache.load(keys[text]) if cache is not None else None

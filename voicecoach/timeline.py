@@ -146,6 +146,10 @@ class Options:
     tail: float = 0.5  # silence after the closing chime
     safety_text: str = ""
     background: BedChoice = BedChoice()  # which bed to mix under the voice, and how
+    # Silence added before a step's announcement ((expanded step index, samples); the step count
+    # for the outro, -k for the k-th opening words): where a live play that starts before all
+    # its speech exists waits for it.
+    waits: tuple[tuple[int, int], ...] = ()
 
 
 class _Clock:
@@ -183,14 +187,17 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
     steps = expand(routine)
     if not 0 <= options.start_step < len(steps):
         raise ValueError(f"start_step {options.start_step} is outside 0..{len(steps) - 1}")
+    waited = dict(options.waits)
     pos = 0
     if options.lead_in > 0:
         pos = max(clock.say(wording.GET_READY, 0, None) + gap, samples(options.lead_in, rate))
     lead_in = pos
+    said = 1 if lead_in else 0  # opening words said: a wait before the k-th goes under key -k
     if options.start_step == 0:
         for text in (routine.intro, wording.safety(routine, options)):
             if text:
-                pos = clock.say(text, pos, None) + gap
+                pos = clock.say(text, pos + (waited.get(-said, 0) if said else 0), None) + gap
+                said += 1
     spans: list[StepSpan] = []
     for i in range(options.start_step, len(steps)):
         exp = steps[i]
@@ -201,6 +208,7 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
         if continuing:
             announce = start = spans[-1].end_sample  # the boundary chime is already there
         else:
+            pos += waited.get(i, 0)
             announce = pos
             for text in wording.announcement(exp, nxt):
                 pos = clock.say(text, pos, i) + gap
@@ -216,7 +224,7 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
             pos = end
         else:
             pos = clock.play("chime", chimes["end"], end, i, "end") + gap
-    pos = clock.say(routine.outro or wording.DEFAULT_OUTRO, pos, None) + gap
+    pos = clock.say(routine.outro or wording.DEFAULT_OUTRO, pos + waited.get(len(steps), 0), None) + gap
     pos = clock.play("chime", chimes["complete"], pos, None, "complete")
     total = pos + samples(options.tail, rate)
     events = tuple(sorted(clock.events, key=lambda e: (e.sample, e.kind)))

@@ -56,7 +56,8 @@ def play_routines(refs: list[str], choices: PlayChoices) -> None:
     from ..practice.safety import confirm_safety
     from ..routines import load, pick_step
     from ..routines.progression import at_level
-    from ..session import bed_choice, options, prepare_session, voice_for
+    from ..growing import prepare_live
+    from ..session import bed_choice, options, voice_for
     from .output import console_progress
 
     with handled():
@@ -83,8 +84,8 @@ def play_routines(refs: list[str], choices: PlayChoices) -> None:
                 voice = noted(voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg,
                                         choices.engine, choices.voice_model))
                 with console_progress("Preparing speech") as progress:
-                    session = prepare_session(r, opts, voice, progress, cfg.cache_limit)
-                parts.append(Part(session.timeline, session.render, history.recorder(r, session.timeline)))
+                    session = prepare_live(r, opts, voice, progress, cfg.cache_limit)
+                parts.append(Part.of(session, history.recorder(r, session.timeline)))
             try:
                 with keyboard(interactive) as keys, _panel(interactive) as show:
                     outcome = live.play_plan(parts, keys=keys, show=show)

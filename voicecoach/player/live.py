@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ..errors import EnvironmentProblem
 from ..timeline import Timeline
@@ -15,13 +15,33 @@ from .signals import StopSignals
 from .terminal import quiet_stderr
 
 
-@dataclass(frozen=True)
 class Part:
-    """One routine of a plan as it plays: its timeline, what renders it, and what to do when it ends."""
+    """One routine of a plan as it plays: its timeline, what renders it, and what to do when it ends.
 
-    timeline: Timeline
-    render: Callable
-    on_end: Callable[[Outcome], None] | None = None
+    `growing`, when given, is a growing.GrowingSession: then `timeline` and
+    `render` are its latest, and the summary after a play reads the timeline
+    as it played.
+    """
+
+    def __init__(self, timeline: Timeline | None = None, render: Callable | None = None,
+                 on_end: Callable[[Outcome], None] | None = None, growing=None):
+        if growing is None and (timeline is None or render is None):
+            raise ValueError("a part needs a timeline and what renders it, or a growing session")
+        self._timeline, self._render, self.on_end, self.growing = timeline, render, on_end, growing
+
+    @classmethod
+    def of(cls, session, on_end: Callable[[Outcome], None] | None = None) -> "Part":
+        """The part for a prepared Session or a GrowingSession (see growing.prepare_live)."""
+        growing = session if hasattr(session, "advance") else None
+        return cls(session.timeline, session.render, on_end, growing)
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.growing.timeline if self.growing is not None else self._timeline
+
+    @property
+    def render(self) -> Callable:
+        return self.growing.render if self.growing is not None else self._render
 
 
 class LivePlay:
@@ -132,7 +152,7 @@ class LivePlay:
                     place = Place(k, len(parts), sum(seconds[:k]), sum(seconds),
                                   parts[k + 1].timeline.title if k + 1 < len(parts) else None)
                     player = Player(part.timeline, part.render, self._sink, self._open, remote, place,
-                                    lambda: signals.received)
+                                    lambda: signals.received, part.growing)
                     self._sink = None  # the player owns it now, and any stream a key reopens
                     try:
                         outcome = player.run(keys=keys, show=show)
@@ -151,6 +171,9 @@ class LivePlay:
             finally:
                 if sink is not None:
                     sink.stop()
+                for part in parts:  # speech not spoken yet is not needed any more
+                    if part.growing is not None:
+                        part.growing.close()
                 if self._lock is not None:
                     self._lock.note(self.purpose)
                 if remote is not None:  # after the sound stopped, so resumed music never overlaps it

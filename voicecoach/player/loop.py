@@ -29,11 +29,15 @@ class Player:
     commands from the bus and `publish(sample, paused)` tells it where we are.
     `place` says where the session sits in a plan (for the panel), and
     `stopped()` gives the number of a signal that asked to stop, else None.
+    `growing`, when given, is a growing.GrowingSession: the timeline is its
+    latest, and the loop tells it where the listener is, so a wait for speech
+    goes before the next announcement in time.
     """
 
     def __init__(self, timeline: Timeline, render, sink, reopen=None, remote=None, place: Place | None = None,
-                 stopped: Callable[[], int | None] = lambda: None):
-        self.timeline = timeline
+                 stopped: Callable[[], int | None] = lambda: None, growing=None):
+        self._timeline = timeline
+        self.growing = growing
         self.render = render
         self.sink = sink
         self.reopen = reopen  # a sink plays one stream: skipping needs a fresh one
@@ -42,10 +46,19 @@ class Player:
         self.stopped = stopped
         self.paused = False
 
-    def _seek(self, sample: int) -> None:
+    @property
+    def timeline(self) -> Timeline:
+        return self.growing.timeline if self.growing is not None else self._timeline
+
+    def _seek(self, sample: int, step: int | None = None) -> None:
+        """Play from `sample`, or from step `step`'s announcement once its words are spoken."""
         if self.reopen is None:
             return  # no way to open another stream: keys that jump do nothing
         self.sink.stop()
+        if step is not None:
+            if self.growing is not None:
+                self.growing.until_step(step)  # its announcement is final once it and all before are spoken
+            sample = next(s.announce_sample for s in self.timeline.steps if s.index == step)
         self.sink = self.reopen()
         self.sink.start(self.render, self.timeline.total_samples, self.timeline.sample_rate, from_sample=sample)
         self.paused = False
@@ -66,7 +79,7 @@ class Player:
         elif command == "next":
             nxt = next_step(self.timeline, position)
             if nxt is not None:
-                self._seek(nxt.announce_sample)
+                self._seek(nxt.announce_sample, nxt.index)
         elif command == "restart":
             span = step_at(self.timeline, position)
             self._seek(span.announce_sample if span else 0)
@@ -86,6 +99,8 @@ class Player:
     def run(self, from_sample: int = 0, keys: Callable[[], str | None] = lambda: None,
             show: Callable[[str], None] | None = None) -> Outcome:
         """Play to the end (or until quit or a stop signal); Ctrl-C stops the sound first, then raises Interrupted."""
+        if self.growing is not None and not getattr(self.sink, "grows", False):
+            self.growing.until_complete()  # this backend needs the session's length before it starts
         total = self.timeline.total_samples
         # A full garbage collection holds the interpreter lock, and the audio
         # callback needs it: collect now and leave everything built so far out
@@ -98,19 +113,23 @@ class Player:
             gc.unfreeze()  # desk mode plays all day: what this session held may be freed later
 
     def _play(self, total: int, from_sample: int, keys, show) -> Outcome:
+        """Play; `total` is the session's length as far as it is known (a growing session's grows)."""
         self.sink.start(self.render, total, self.timeline.sample_rate, from_sample=from_sample)
         started = datetime.now().astimezone()
         last_shown = 0.0
 
         def stop(finished: bool = False, signum: int | None = None) -> Outcome:
-            position = total if finished else self.sink.position()
+            position = self.timeline.total_samples if finished else self.sink.position()
             self.sink.stop()
-            return Outcome(position, total, finished, signum, started)
+            return Outcome(position, self.timeline.total_samples, finished, signum, started, timeline=self.timeline)
 
         try:
             while True:
                 if not self.paused and self.sink.wait(POLL):
-                    return Outcome(total, total, True, None, started)
+                    total = self.timeline.total_samples
+                    return Outcome(total, total, True, None, started, timeline=self.timeline)
+                if self.growing is not None and not self.paused:
+                    self.growing.advance(self.sink.position())
                 if self.paused:
                     time.sleep(POLL)  # only waiting for a key; the stream is stopped
                 if (signum := self.stopped()) is not None:
@@ -121,7 +140,10 @@ class Player:
                 if self.remote is not None:
                     self.remote.publish(self.sink.position(), self.paused)
                 if show is not None and time.monotonic() - last_shown >= 0.25:
-                    show(status(self.timeline, self.sink.position(), self.paused, self.place))
+                    waiting = self.growing is not None and self.growing.waiting
+                    show(status(self.timeline, self.sink.position(), self.paused, self.place)
+                         + ("\nWaiting for speech: the next step begins as soon as its words are ready"
+                            if waiting else ""))
                     last_shown = time.monotonic()
         except KeyboardInterrupt:
             raise Interrupted(stop(signum=signal.SIGINT)) from None

@@ -1,7 +1,7 @@
 """How a live play ended: one routine's Outcome, a plan's PlanOutcome, and the Interrupted that carries either."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -20,7 +20,8 @@ class Outcome:
     signal: int | None = None
     started: datetime | None = None
     warnings: tuple[str, ...] = ()
-
+    # the session's timeline as it played (a growing one's final state), for the history
+    timeline: object | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
