@@ -84,7 +84,7 @@ def play_routines(refs: list[str], choices: PlayChoices) -> None:
                 voice = noted(voice_for(r, choices.voice, choices.wpm, choices.volume, choices.tts_command, cfg,
                                         choices.engine, choices.voice_model))
                 with console_progress("Preparing speech") as progress:
-                    session = prepare_live(r, opts, voice, progress, cfg.cache_limit)
+                    session = prepare_live(r, opts, voice, progress, cfg.cache_limit, live.grows)
                 parts.append(Part.of(session, history.recorder(r, session.timeline)))
             try:
                 with keyboard(interactive) as keys, _panel(interactive) as show:

@@ -96,6 +96,12 @@ class LivePlay:
         with quiet_stderr():
             return open_sink(self.backend, self.device)
 
+    @property
+    def grows(self) -> bool:
+        """Whether the stream opened ahead plays a session that grows as its speech comes (growing.py)."""
+        self.ready()
+        return bool(getattr(self._sink, "grows", False))
+
     def ready(self) -> None:
         """Open the next stream now (a sink plays one stream), so a later play starts at once."""
         if self._sink is None:

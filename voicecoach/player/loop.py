@@ -129,7 +129,10 @@ class Player:
                     total = self.timeline.total_samples
                     return Outcome(total, total, True, None, started, timeline=self.timeline)
                 if self.growing is not None and not self.paused:
+                    grown = self.timeline
                     self.growing.advance(self.sink.position())
+                    if self.remote is not None and self.timeline is not grown:
+                        self.remote.grew(self.timeline)
                 if self.paused:
                     time.sleep(POLL)  # only waiting for a key; the stream is stopped
                 if (signum := self.stopped()) is not None:
