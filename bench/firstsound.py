@@ -70,6 +70,9 @@ def first_sound(server: PulseServer, env: dict, engine_args: list[str], work: Pa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, for CI")
+    parser.add_argument("--baseline", metavar="DIR", help="also time another version's voicecoach package "
+                        "(a folder holding voicecoach/, e.g. `git archive OLD voicecoach | tar -x -C DIR`), "
+                        "neural voice, alternating with this one")
     args = parser.parse_args()
     for tool in ("pulseaudio", "parec"):
         if not shutil.which(tool):
@@ -81,9 +84,11 @@ def main() -> int:
     from voicecoach.speech.piper import unavailable
 
     why = unavailable()
-    engines = {"pyttsx3": ["--engine", "pyttsx3"]}
+    engines: dict[str, tuple[list[str], dict]] = {"pyttsx3": (["--engine", "pyttsx3"], {})}
     if why is None:
-        engines["neural (default)"] = []
+        engines["neural (default)"] = ([], {})
+        if args.baseline:
+            engines["neural (default), baseline"] = ([], {"PYTHONPATH": str(Path(args.baseline).resolve())})
     with tempfile.TemporaryDirectory(prefix="vc-bench-") as tmp, PulseServer() as server:
         work = Path(tmp)
         env = {**env_base, **server.env, "VOICECOACH_CACHE_DIR": str(work / "cache"),
@@ -91,15 +96,16 @@ def main() -> int:
         times: dict[tuple[str, str], list[float]] = {}
         loads: dict[tuple[str, str], list[float]] = {}
         for n in range(runs):  # alternate, so a busy moment costs every kind alike
-            for name, extra in engines.items():
-                cold = {**env, "VOICECOACH_CACHE_DIR": str(work / f"cold-{n}-{len(times)}")}
-                for kind, run_env in (("cold", cold), ("warm", env)):
+            for name, (extra, more) in engines.items():
+                cold_dir = work / f"cold-{n}-{name.replace(' ', '-')}"
+                cold = {**env, **more, "VOICECOACH_CACHE_DIR": str(cold_dir)}
+                for kind, run_env in (("cold", cold), ("warm", {**env, **more})):
                     if kind == "warm" and n == 0:  # fill the cache once: the warm figure is for a full cache
                         subprocess.run([PYTHON, "-m", "voicecoach", "export", ROUTINE, "-o", str(work / "warm.wav"),
                                         "--force", *extra], env=env, check=True, stdout=subprocess.DEVNULL)
                     loads.setdefault((name, kind), []).append(os.getloadavg()[0])
                     times.setdefault((name, kind), []).append(first_sound(server, run_env, extra, work))
-                    shutil.rmtree(work / f"cold-{n}-{len(times)}", ignore_errors=True)
+                    shutil.rmtree(cold_dir, ignore_errors=True)
     for (name, kind), values in times.items():
         print(f"first sound, {kind} cache, {name}: {1000 * statistics.median(values):.0f} ms "
               f"(median of {runs}, {min(values) * 1000:.0f}-{max(values) * 1000:.0f} ms; "
