@@ -43,10 +43,11 @@ def first_sound(server: PulseServer, env: dict, engine_args: list[str], work: Pa
     rec = server.record(work / "first.wav")
     began = time.monotonic()
     proc = subprocess.Popen([PYTHON, "-m", "voicecoach", "play", ROUTINE, "--lead-in", "0", *engine_args],
-                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            cwd=work)  # not the project folder: `-m` would import the package found there first
     start = rec.now_index()
     heard = None
-    deadline = began + 30.0
+    deadline = began + 180.0  # a cold start of an older version, on a busy machine
     while heard is None and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
         got = rec.now_index()
@@ -102,7 +103,7 @@ def main() -> int:
                 for kind, run_env in (("cold", cold), ("warm", {**env, **more})):
                     if kind == "warm" and n == 0:  # fill the cache once: the warm figure is for a full cache
                         subprocess.run([PYTHON, "-m", "voicecoach", "export", ROUTINE, "-o", str(work / "warm.wav"),
-                                        "--force", *extra], env=env, check=True, stdout=subprocess.DEVNULL)
+                                        "--force", *extra], env=env, check=True, stdout=subprocess.DEVNULL, cwd=work)
                     loads.setdefault((name, kind), []).append(os.getloadavg()[0])
                     times.setdefault((name, kind), []).append(first_sound(server, run_env, extra, work))
                     shutil.rmtree(cold_dir, ignore_errors=True)

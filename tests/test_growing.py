@@ -164,3 +164,33 @@ def test_a_growing_session_plays_exactly_its_final_timeline(tmp_path, pulse_env)
     assert start >= 0 and len(played) >= start + len(expected)
     differ = np.flatnonzero(played[start:start + len(expected)] != expected)
     assert len(differ) == 0, f"{len(differ)} samples differ from the grown session, the first at {differ[0]}"
+
+
+@pytest.mark.audio
+def test_next_waits_for_the_next_steps_words_then_plays_them_exactly(tmp_path, pulse_env):
+    session, speaker, _ = _session(tmp_path, free=1)  # only the intro: the first step's words are behind
+    session.until(session.initial)
+    pressed = []
+
+    def keys():
+        if not pressed:
+            pressed.append(time.monotonic())
+            threading.Timer(1.0, speaker.gate.set).start()
+            return "n"
+        return None
+
+    rec = pulse_env.record(tmp_path / "played.wav")
+    with LivePlay("pulse", mpris=False, lock=False) as live:
+        outcome = live.play_plan([Part.of(session)], keys=keys)
+    time.sleep(0.3)
+    recording = rec.stop()
+    assert outcome.finished and pressed
+    first = session.timeline.steps[0]
+    assert first.index == 0
+    expected = to_int16(session.render(first.announce_sample, session.timeline.total_samples - first.announce_sample))
+    played = np.rint(recording * 32768).astype(np.int16)
+    # aligned on the last sound: from the step's announcement to the end, what played is the grown session
+    last_played, last = int(np.flatnonzero(played)[-1]), int(np.flatnonzero(expected)[-1])
+    shift, at = last_played - last, int(np.flatnonzero(expected)[0])
+    assert shift >= 0
+    assert np.array_equal(played[shift + at:shift + last + 1], expected[at:last + 1])

@@ -105,8 +105,11 @@ class Player:
         # A full garbage collection holds the interpreter lock, and the audio
         # callback needs it: collect now and leave everything built so far out
         # of later collections, so none of them is long enough to starve it.
-        gc.collect()
-        gc.freeze()
+        # A sink with seconds queued at the server (pulse) is not starved by it:
+        # there the collection comes after the first samples are queued, not before.
+        if not getattr(self.sink, "deep_queue", False):
+            gc.collect()
+            gc.freeze()
         try:
             return self._play(total, from_sample, keys, show)
         finally:
@@ -116,6 +119,9 @@ class Player:
         """Play; `total` is the session's length as far as it is known (a growing session's grows)."""
         self.sink.start(self.render, total, self.timeline.sample_rate, from_sample=from_sample)
         started = datetime.now().astimezone()
+        if getattr(self.sink, "deep_queue", False):
+            gc.collect()
+            gc.freeze()
         last_shown = 0.0
 
         def stop(finished: bool = False, signum: int | None = None) -> Outcome:

@@ -57,6 +57,7 @@ class PulseSink:
     """
 
     grows = True  # plays a session whose end is not known yet
+    deep_queue = True  # seconds queued at the server: a pause of this process (a garbage collection) is not heard
 
     def __init__(self, device: str | None = None):
         try:
