@@ -1,15 +1,17 @@
-"""First sound: how long `voicecoach play` takes from the command to the first sample heard, warm cache.
+"""First sound: how long `voicecoach play` takes from the command to the first sample heard, cold and warm.
 
-    python bench/firstsound.py            # the morning routine, median of 7 runs per engine
-    python bench/firstsound.py --quick    # median of 3 runs per engine (CI)
+    python bench/firstsound.py            # the morning routine, median of 7 runs per engine and cache
+    python bench/firstsound.py --quick    # median of 3 runs per engine and cache (CI)
 
 Starts the test suite's private PulseAudio server with a null sink, records its
 monitor, fills the speech cache once per engine (an export), then runs
 `voicecoach play morning --lead-in 0` in a fresh process and notes when the
 first sound reaches the sink (the first recorded sample above -40 dBFS, to the
-null sink's ~10 ms block), and stops the player there. Engines: pyttsx3, and
-the neural voice as a user gets it by default (no --engine) when installed.
-Target: the neural voice's first sound as soon as pyttsx3's.
+null sink's ~10 ms block), and stops the player there. Cold: an empty speech
+cache for every run (every phrase is synthesized; the first step plays as soon
+as its own phrases exist). Engines: pyttsx3, and the neural voice as a user
+gets it by default (no --engine) when installed. Prints the machine's load
+average with each figure. Targets, neural voice: cold <= 1.5 s, warm <= 0.3 s.
 """
 from __future__ import annotations
 
@@ -41,10 +43,11 @@ def first_sound(server: PulseServer, env: dict, engine_args: list[str], work: Pa
     rec = server.record(work / "first.wav")
     began = time.monotonic()
     proc = subprocess.Popen([PYTHON, "-m", "voicecoach", "play", ROUTINE, "--lead-in", "0", *engine_args],
-                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            cwd=work)  # not the project folder: `-m` would import the package found there first
     start = rec.now_index()
     heard = None
-    deadline = began + 30.0
+    deadline = began + 180.0  # a cold start of an older version, on a busy machine
     while heard is None and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
         got = rec.now_index()
@@ -68,6 +71,9 @@ def first_sound(server: PulseServer, env: dict, engine_args: list[str], work: Pa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, for CI")
+    parser.add_argument("--baseline", metavar="DIR", help="also time another version's voicecoach package "
+                        "(a folder holding voicecoach/, e.g. `git archive OLD voicecoach | tar -x -C DIR`), "
+                        "neural voice, alternating with this one")
     args = parser.parse_args()
     for tool in ("pulseaudio", "parec"):
         if not shutil.which(tool):
@@ -79,24 +85,32 @@ def main() -> int:
     from voicecoach.speech.piper import unavailable
 
     why = unavailable()
-    engines = {"pyttsx3": ["--engine", "pyttsx3"]}
+    engines: dict[str, tuple[list[str], dict]] = {"pyttsx3": (["--engine", "pyttsx3"], {})}
     if why is None:
-        engines["neural (default)"] = []
+        engines["neural (default)"] = ([], {})
+        if args.baseline:
+            engines["neural (default), baseline"] = ([], {"PYTHONPATH": str(Path(args.baseline).resolve())})
     with tempfile.TemporaryDirectory(prefix="vc-bench-") as tmp, PulseServer() as server:
         work = Path(tmp)
         env = {**env_base, **server.env, "VOICECOACH_CACHE_DIR": str(work / "cache"),
                "VOICECOACH_DATA": str(work / "data"), "VOICECOACH_CONFIG": str(work / "config.yaml")}
-        times: dict[str, list[float]] = {name: [] for name in engines}
-        for name, extra in engines.items():  # fill the cache: the figure is for a warm cache
-            subprocess.run([PYTHON, "-m", "voicecoach", "export", ROUTINE, "-o", str(work / "warm.wav"), "--force", *extra],
-                           env=env, check=True, stdout=subprocess.DEVNULL)
-        for _ in range(runs):  # alternate, so a busy moment costs both alike
-            for name, extra in engines.items():
-                times[name].append(first_sound(server, env, extra, work))
-    load = os.getloadavg()[0]
-    for name, values in times.items():
-        print(f"first sound, warm cache, {name}: {1000 * statistics.median(values):.0f} ms "
-              f"(median of {runs}; load average {load:.1f})")
+        times: dict[tuple[str, str], list[float]] = {}
+        loads: dict[tuple[str, str], list[float]] = {}
+        for n in range(runs):  # alternate, so a busy moment costs every kind alike
+            for name, (extra, more) in engines.items():
+                cold_dir = work / f"cold-{n}-{name.replace(' ', '-')}"
+                cold = {**env, **more, "VOICECOACH_CACHE_DIR": str(cold_dir)}
+                for kind, run_env in (("cold", cold), ("warm", {**env, **more})):
+                    if kind == "warm" and n == 0:  # fill the cache once: the warm figure is for a full cache
+                        subprocess.run([PYTHON, "-m", "voicecoach", "export", ROUTINE, "-o", str(work / "warm.wav"),
+                                        "--force", *extra], env=env, check=True, stdout=subprocess.DEVNULL, cwd=work)
+                    loads.setdefault((name, kind), []).append(os.getloadavg()[0])
+                    times.setdefault((name, kind), []).append(first_sound(server, run_env, extra, work))
+                    shutil.rmtree(cold_dir, ignore_errors=True)
+    for (name, kind), values in times.items():
+        print(f"first sound, {kind} cache, {name}: {1000 * statistics.median(values):.0f} ms "
+              f"(median of {runs}, {min(values) * 1000:.0f}-{max(values) * 1000:.0f} ms; "
+              f"load average {statistics.median(loads[name, kind]):.1f})")
     if why is not None:
         print(f"first sound, neural: not measured ({why})")
     return 0

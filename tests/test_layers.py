@@ -22,7 +22,7 @@ LAYERS = {
     1: ["cli"],
     2: ["practice", "serve"],
     3: ["player", "sinks", "mpris", "export", "chapters", "subtitles"],
-    4: ["session"],
+    4: ["session", "growing"],
     5: ["routines", "speech", "sounds", "config", "settings", "paths", "files"],
     6: ["timeline", "clock", "interval", "mixer", "bed", "level", "duration", "errors", "text", "wording",
         "routines.model", "routines.safety"],

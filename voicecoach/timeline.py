@@ -111,6 +111,10 @@ class Options:
     tail: float = 0.5  # silence after the closing chime
     safety_text: str = ""
     background: BedChoice = BedChoice()  # which bed to mix under the voice, and how
+    # Silence added before a step's announcement ((expanded step index, samples); the step count
+    # for the outro, -k for the k-th opening words): where a live play that starts before all
+    # its speech exists waits for it.
+    waits: tuple[tuple[int, int], ...] = ()
 
 
 def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
@@ -130,12 +134,15 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
     steps = expand(routine)
     if not 0 <= options.start_step < len(steps):
         raise ValueError(f"start_step {options.start_step} is outside 0..{len(steps) - 1}")
+    waited = dict(options.waits)
     pos = 0
     if options.lead_in > 0:
         pos = max(clock.say(wording.GET_READY, 0, None) + gap, samples(options.lead_in, rate))
     lead_in = pos
-    for text in _opening(routine, options):
-        pos = clock.say(text, pos, None) + gap
+    said = 1 if lead_in else 0  # opening words said: a wait before the k-th goes under key -k
+    for text in opening(routine, options):
+        pos = clock.say(text, pos + (waited.get(-said, 0) if said else 0), None) + gap
+        said += 1
     spans: list[StepSpan] = []
     for turn in wording.turns(steps, options.start_step):
         i, exp = turn.index, turn.exp
@@ -143,6 +150,7 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
         if turn.continued:
             announce = start = spans[-1].end_sample  # the boundary chime is already there
         else:
+            pos += waited.get(i, 0)
             announce = pos
             for text in turn.announcement:
                 pos = clock.say(text, pos, i) + gap
@@ -150,15 +158,15 @@ def compile(routine, speech: Mapping[str, int], sounds: Mapping[str, int],
             clock.play("chime", chimes["start"], start, i, "start")
         end = start + n
         spans.append(StepSpan(i, exp.name, exp.side, announce, start, end, n / rate, rest=exp.rest))
-        opening = chimes["end" if turn.continued and exp.rest else "start"]  # the chime that rings at `start`
-        interval.fill(clock, turn, routine.countdown, start, end, options.scale, gap, chimes, opening, problems)
+        first_chime = chimes["end" if turn.continued and exp.rest else "start"]  # the chime that rings at `start`
+        interval.fill(clock, turn, routine.countdown, start, end, options.scale, gap, chimes, first_chime, problems)
         if turn.continues:
             role = "end" if turn.nxt.rest else "start"
             clock.play("chime", chimes[role], end, i, role)
             pos = end
         else:
             pos = clock.play("chime", chimes["end"], end, i, "end") + gap
-    pos = clock.say(routine.outro or wording.DEFAULT_OUTRO, pos, None) + gap
+    pos = clock.say(routine.outro or wording.DEFAULT_OUTRO, pos + waited.get(len(steps), 0), None) + gap
     pos = clock.play("chime", chimes["complete"], pos, None, "complete")
     total = pos + samples(options.tail, rate)
     events = tuple(sorted(clock.events, key=lambda e: (e.sample, e.kind)))
@@ -171,7 +179,7 @@ def phrases(routine, options: Options) -> list[str]:
     from .routines.model import expand
 
     out = [wording.GET_READY] if options.lead_in > 0 else []
-    out += _opening(routine, options)
+    out += opening(routine, options)
     for turn in wording.turns(expand(routine), options.start_step):
         out += turn.texts()
     out.append(routine.outro or wording.DEFAULT_OUTRO)
@@ -187,7 +195,7 @@ def sounds_needed(routine) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _opening(routine, options: Options) -> list[str]:
+def opening(routine, options: Options) -> list[str]:
     """What is said before the first step: the intro and the safety reminder, unless the session starts later."""
     if options.start_step > 0:
         return []

@@ -139,6 +139,11 @@ class Mpris:
         self._shown = (-1, False)  # whatever the first publish says is news
         self.publish(0, False)
 
+    def grew(self, timeline: Timeline) -> None:
+        """The same routine, its steps placed anew (a session that grows as its speech comes): tracks follow quietly."""
+        found = tracks(timeline)
+        self._track_list = (found, [t.start for t in found])
+
     def start(self) -> None:
         """Start serving in a thread of its own; returns at once and never raises for the bus."""
         self._thread = threading.Thread(target=self._run, name="voicecoach-mpris", daemon=True)

@@ -236,7 +236,8 @@ def recorder(routine, timeline, path: Path | None = None):
 
     def on_end(outcome) -> None:
         started = getattr(outcome, "started", None) or made
-        record(Entry(routine.id, timeline.title, started, timed_done(timeline, outcome.position),
-                     timeline.timed_samples / timeline.sample_rate, outcome.finished), path)
+        played = getattr(outcome, "timeline", None) or timeline  # a session that grew while it played: as it played
+        record(Entry(routine.id, played.title, started, timed_done(played, outcome.position),
+                     played.timed_samples / played.sample_rate, outcome.finished), path)
 
     return on_end

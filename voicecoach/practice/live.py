@@ -2,8 +2,9 @@
 
 The library side of `play`, `today --play` and `voicecoach` alone, callable from
 Python with the same results: every routine is prepared before the first plays
-(so the plan's length is known), each one that played is recorded in the
-history, and q, Stop or a signal ends the whole plan. The playing itself is
+(on the pulse backend a routine whose speech is not all cached starts as soon as
+its first words exist and grows while it plays: growing.py), each one that
+played is recorded in the history, and q, Stop or a signal ends the whole plan. The playing itself is
 player.LivePlay; what the terminal shows is the caller's.
 """
 from __future__ import annotations
@@ -49,7 +50,8 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
     starts = [_start(r, settings.start) for r in routines]
     # open the device before the slow part, so "no audio device" comes within seconds
     with LivePlay(settings.backend, settings.device, mpris=settings.mpris, pause_others=settings.pause_others) as live:
-        parts = tuple(_part(r, settings.for_routine(r), start, progress, on_voice) for r, start in zip(routines, starts))
+        parts = tuple(_part(r, settings.for_routine(r), start, progress, on_voice, live.grows)
+                      for r, start in zip(routines, starts))
         try:
             with keyboard(keys) as read, (panel or contextlib.nullcontext(None)) as show:
                 outcome = live.play_plan(parts, keys=read, show=show)
@@ -74,15 +76,17 @@ def _start(routine, start: str | None) -> int:
     return pick_step(routine, start) if start else 0
 
 
-def _part(routine, settings, start: int, progress: Callable, on_voice: Callable | None):
-    """The routine prepared (speech made, timeline compiled) as one part of the plan, recorded when it ends."""
+def _part(routine, settings, start: int, progress: Callable, on_voice: Callable | None, grows: bool):
+    """The routine prepared as one part of the plan, recorded when it ends: with its speech all made, or
+    (`grows`: the sink plays a session while it grows) as soon as its first words exist (growing.py)."""
+    from ..growing import prepare_live
     from ..player import Part
-    from ..session import options_for, prepare_session
+    from ..session import options_for
     from . import history
 
     opts = options_for(settings, lead_in=settings.lead_in, start_step=start)
     voice = settings.to_voice()
     voice = on_voice(voice) if on_voice is not None else voice
     with progress("Preparing speech") as report:
-        session = prepare_session(routine, opts, voice, report, settings.cache_limit)
-    return Part(session.timeline, session.render, history.recorder(routine, session.timeline))
+        session = prepare_live(routine, opts, voice, report, settings.cache_limit, grows)
+    return Part.of(session, history.recorder(routine, session.timeline))

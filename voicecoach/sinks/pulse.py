@@ -47,12 +47,17 @@ _BYTES = 2  # s16le mono
 class PulseSink:
     """Streams to the sound server through libpulse; a feeder thread keeps the queue full.
 
+    It plays a growing session (growing.py) as it grows: never past what is final.
+
     Position: the stream's byte ``b`` is session sample ``base + b // 2``
     always (a flush moves the write index back to the read index, and resume
     writes from there), so the server's read index names the next sample to
     be heard exactly, and ``pa_stream_get_time`` (interpolated between the
     server's timing reports) gives the one heard now while playing.
     """
+
+    grows = True  # plays a session whose end is not known yet
+    deep_queue = True  # seconds queued at the server: a pause of this process (a garbage collection) is not heard
 
     def __init__(self, device: str | None = None):
         try:
@@ -74,6 +79,7 @@ class PulseSink:
         self._done = threading.Event()
         self._feeder: threading.Thread | None = None
         self.realtime = False  # nothing here asks for realtime scheduling
+        self._growing = None
 
     def _find_device(self, name: str) -> bytes:
         """Return the server's name of the sink called ``name`` (or whose description contains it)."""
@@ -95,6 +101,8 @@ class PulseSink:
         if self._stream is not None or self._stopped:
             raise RuntimeError("a sink plays one stream; open another sink")
         self._source, self._total, self._rate = source, total, rate
+        # A source with `ready()` grows (growing.py): (samples final, its length once known, else None).
+        self._growing = getattr(source, "__self__", None) and getattr(source.__self__, "ready", None)
         self._base = self._next = self._held = min(from_sample, total)
         pa, conn = self._pa, self._conn
         spec = lp.SampleSpec(lp.SAMPLE_S16LE, rate, 1)
@@ -157,7 +165,12 @@ class PulseSink:
             if wanted == lp.SIZE_ERROR:
                 self._error = device_stopped()
                 return
-            n = min(wanted // _BYTES, self._total - self._next)
+            limit = self._total
+            if self._growing is not None:  # a session still growing: play no further than what is final
+                limit, total = self._growing()
+                if total is not None:
+                    self._total = limit = total
+            n = min(wanted // _BYTES, limit - self._next)
             if n > 0:
                 try:
                     pcm = to_int16(render(self._source, self._next, n)).tobytes()
@@ -169,7 +182,7 @@ class PulseSink:
                         self._error = device_stopped()
                         return
                 self._next += n
-            if self._next >= self._total:
+            if self._next >= self._total and (self._growing is None or self._growing()[1] is not None):
                 with conn.locked():
                     self._drain = pa.pa_stream_drain(self._stream, None, None)
 

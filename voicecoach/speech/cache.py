@@ -121,6 +121,10 @@ class ClipCache:
                 pass  # a read-only cache keeps its bad entry; it is still a miss
         return None
 
+    def has(self, key: str) -> bool:
+        """Whether the folder holds an entry for `key` (not read: it may still turn out bad)."""
+        return bool(self._entries().get(key))
+
     def touch(self, key: str) -> None:
         """Count `key`'s entry (if any) as used now without reading it: a clip made from it is in use."""
         self._used.add(key)
