@@ -23,11 +23,11 @@ LAYERS = {
     3: ["player", "sinks", "mpris", "mediaplayer2", "export", "chapters", "subtitles"],
     4: ["session"],
     5: ["routines", "speech", "sounds", "config", "files"],
-    6: ["timeline", "mixer", "bed", "level", "duration", "errors", "text", "wording", "routines.model", "routines.safety"],
+    6: ["timeline", "mixer", "bed", "level", "meter", "duration", "errors", "text", "wording", "routines.model", "routines.safety"],
 }
 RANK = {name: 7 - n for n, names in LAYERS.items() for name in names}  # 6 = top (cli) ... 1 = pure core
-PURE = ["timeline", "mixer", "bed", "level", "duration", "errors", "text", "wording", "subtitles", "chapters", "routines.model"]
-IO_LIBRARIES = ["soundfile", "typer", "rich", "miniaudio", "simpleaudio", "pyttsx3", "dbus_fast", "soxr",
+PURE = ["timeline", "mixer", "bed", "level", "meter", "duration", "errors", "text", "wording", "subtitles", "chapters", "routines.model"]
+IO_LIBRARIES = ["soundfile", "typer", "rich", "miniaudio", "simpleaudio", "pyttsx3", "dbus_fast", "soxr", "scipy",
                 "voicecoach.sinks", "voicecoach.speech"]
 
 

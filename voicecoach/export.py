@@ -25,7 +25,7 @@ import numpy as np
 import soundfile
 from mutagen import MutagenError
 
-from voicecoach import level
+from voicecoach import level, meter
 from voicecoach.chapters import write_tags
 from voicecoach.errors import ExportError, InputError
 from voicecoach.files import atomic, kind
@@ -257,7 +257,7 @@ def _write_lossy(tmp: Path, path: Path, fmt: AudioFormat, rate: int, total: int,
     """
     from voicecoach.session import PROGRAMME_LUFS
 
-    source = level.HopMeter(rate)
+    source = meter.HopMeter(rate)
     for start in range(0, total, step):
         source.feed(render(start, min(step, total - start)))
     lufs = source.integrated()
@@ -306,8 +306,8 @@ def _measure(file: Path, path: Path, rate: int, decoded: Callable[[int], None]) 
     """
     import miniaudio
 
-    peaks = level.TruePeakMeter(floor_dbfs=LOSSY_PEAK_DBTP, region=LOSSY_REGION)
-    loudness = level.HopMeter(rate)
+    peaks = meter.TruePeakMeter(floor_dbfs=LOSSY_PEAK_DBTP, region=LOSSY_REGION)
+    loudness = meter.HopMeter(rate)
     n = 0
     try:
         for chunk in miniaudio.stream_file(str(file), miniaudio.SampleFormat.FLOAT32, 1, rate, 1 << 16):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bed, level, sounds
+from . import bed, level, meter, sounds
 from .errors import InputError, VoicecoachError
 from .mixer import Mixer
 from .routines.model import Routine, expand
@@ -251,10 +251,10 @@ def _mixer(timeline: Timeline, clips, sound, bed_of, choice: bed.BedChoice, spee
 
 def loudness(mixer: Mixer, block: int = 1 << 16) -> float:
     """The integrated loudness (LUFS) of everything `mixer` renders, measured in blocks (flat memory)."""
-    total, meter = mixer.timeline.total_samples, level.HopMeter(mixer.timeline.sample_rate)
+    total, hops = mixer.timeline.total_samples, meter.HopMeter(mixer.timeline.sample_rate)
     for start in range(0, total, block):
-        meter.feed(mixer.render(start, min(block, total - start)))
-    return meter.integrated()
+        hops.feed(mixer.render(start, min(block, total - start)))
+    return hops.integrated()
 
 
 def prepare(routine: Routine, options: Options, speaker, progress: Progress | None = None) -> Session:

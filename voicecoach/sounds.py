@@ -25,7 +25,7 @@ import soundfile
 import soxr
 
 from voicecoach.errors import EnvironmentProblem, InputError
-from voicecoach.level import HopMeter
+from voicecoach.meter import HopMeter
 from voicecoach.text import one_line
 
 SOUND_NAMES: tuple[str, ...] = (
