@@ -16,7 +16,7 @@ FLOOR = 10 ** (-12 / 20)
 
 
 class Array:
-    """A reader over an array, as sounds.LoopBed is."""
+    """A reader over an array, as background.LoopBed is."""
 
     def __init__(self, x):
         self.x = np.ascontiguousarray(x, dtype=np.float32)

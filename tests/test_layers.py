@@ -22,7 +22,7 @@ LAYERS = {
     2: ["practice", "serve"],
     3: ["player", "sinks", "mpris", "mediaplayer2", "export", "chapters", "subtitles"],
     4: ["session"],
-    5: ["routines", "speech", "sounds", "config", "files"],
+    5: ["routines", "speech", "sounds", "background", "config", "files"],
     6: ["timeline", "mixer", "bed", "level", "meter", "duration", "errors", "text", "wording", "routines.model", "routines.safety"],
 }
 RANK = {name: 7 - n for n, names in LAYERS.items() for name in names}  # 6 = top (cli) ... 1 = pure core
