@@ -203,7 +203,7 @@ class HopMeter:
 # A lossy encoder (MP3, Vorbis) adds a fraction of a dB to the peaks it is given:
 # sessions limited to -1.5 dBTP decoded at up to -0.6 dBTP from MP3 and -0.7 dBTP
 # from Ogg. The export measures the file it wrote and limits again where needed
-# (export.py); these run over a whole session in blocks, in flat memory, in numpy
+# (encoding.py); these run over a whole session in blocks, in flat memory, in numpy
 # alone (scipy's import costs a warm export half its run time).
 
 _HALF_TAPS = 16  # the interpolation filter reads 16 samples on either side
