@@ -119,9 +119,15 @@ def k_weighted(x: np.ndarray, sample_rate: int) -> np.ndarray:
     import costs some 75 MB, which an hour's export with a bed felt as most of its peak.
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
-    h = _k_impulse(sample_rate)
-    size = 1 << (len(x) + len(h) - 2).bit_length()  # a power of two, at least the full convolution
-    return np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(h, size), size)[:len(x)]
+    n = len(x) + len(_k_impulse(sample_rate)) - 1
+    # the smallest m * 2^k (m in 1, 3, 5, 9, 15) that holds the whole convolution: an FFT size numpy does fast
+    size = min(m << (-(-n // m) - 1).bit_length() for m in (1, 3, 5, 9, 15))
+    return np.fft.irfft(np.fft.rfft(x, size) * _k_spectrum(sample_rate, size), size)[:len(x)]
+
+
+@lru_cache(maxsize=32)
+def _k_spectrum(sample_rate: int, size: int) -> np.ndarray:
+    return np.fft.rfft(_k_impulse(sample_rate), size)
 
 
 def bs1770_lufs(x: np.ndarray, sample_rate: int, block_s: float = 0.4) -> float:
