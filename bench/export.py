@@ -2,6 +2,8 @@
 
     python bench/export.py            # the Sunday routine and a 60-minute routine (a few minutes)
     python bench/export.py --quick    # the morning routine and a 20-minute routine (CI)
+    python bench/export.py --memory   # only the memory with a bed: 60 minutes, every format (ten minutes)
+    python bench/export.py --memory --quick   # the same for 20 minutes
 
 Prints, for one routine: cold-cache and warm-cache export speed as multiples
 of real time, with pyttsx3 (espeak-ng) and with the neural voice (Piper, when
@@ -10,6 +12,12 @@ the way a shell script would (espeak-ng once per phrase, sox to pad every
 sound to its place and mix them); and the peak memory of exporting a long
 routine. Targets: warm >= 300x real time and >= 10x faster than the pipeline,
 cold >= 30x with pyttsx3 and >= 20x with Piper, a 60-minute routine in <= 150 MB.
+
+With --memory: the peak memory of exporting a long routine with a background
+file as long, speech cached, in every format, the first time (the speech is
+levelled again under the bed) and again; and of a cold export with the neural
+voice, voicecoach's own peak apart from the Piper process's. Target: <= 120 MB
+the first time and every time, in every format.
 """
 from __future__ import annotations
 
@@ -46,6 +54,87 @@ def peak_rss_mb(routine: str, out: Path, cache: Path) -> float:
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)") % (routine, str(out))
     result = subprocess.run([PYTHON, "-c", code], env=env, check=True, capture_output=True, text=True)
     return int(result.stdout.strip().splitlines()[-1]) / 1024
+
+
+# Run in the measured process: the export, then its own peak (VmHWM: ru_maxrss of a fresh
+# interpreter would do too, but VmHWM is the process's alone wherever it is started) and the
+# largest peak of the processes it started and waited for (the Piper process), in kB.
+MEASURED = """import resource, runpy, sys
+sys.argv = ['voicecoach', 'export', *sys.argv[1:]]
+try:
+    runpy.run_module('voicecoach', run_name='__main__')
+except SystemExit as e:
+    assert not e.code, e.code
+own = [line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0]
+print(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def peaks_mb(cache: Path, *args: str) -> tuple[float, float]:
+    """(voicecoach's own peak, its largest child's peak) in MB, for `voicecoach export *args` in a fresh process."""
+    env = {**os.environ, "VOICECOACH_CACHE_DIR": str(cache)}
+    result = subprocess.run([PYTHON, "-c", MEASURED, *args, "--force"], env=env, check=True, capture_output=True,
+                            text=True)
+    own, child = result.stdout.split()[-2:]
+    return int(own) / 1024, int(child) / 1024
+
+
+def bed_file(path: Path, minutes: int) -> Path:
+    """A 44.1 kHz stereo FLAC of `minutes`: a swelling 220 Hz tone, written ten seconds at a time."""
+    import numpy as np
+    import soundfile
+
+    loop = 0.2 * np.sin(2 * np.pi * 220 * np.arange(441000) / 44100) * np.linspace(0.5, 1, 441000)
+    with soundfile.SoundFile(str(path), "w", samplerate=44100, channels=2, subtype="PCM_16") as f:
+        for _ in range(minutes * 6):
+            f.write(np.stack([loop, loop * 0.9], axis=1))
+    return path
+
+
+def held_routine(folder: Path, minutes: int) -> Path:
+    """A routine of `minutes` in ten-minute holds (as the hour-long memory test's)."""
+    path = folder / f"held-{minutes}.yaml"
+    holds = "".join(f"  - {{name: Hold {i + 1}, duration: 10m, say: Stay with it.}}\n" for i in range(minutes // 10))
+    path.write_text("title: A long hold\nsafety: false\ncountdown: 0\nintro: Slow release.\nsteps:\n" + holds)
+    return path
+
+
+def memory(minutes: int) -> int:
+    """Print the peak memory of long exports with a bed, per format, first and again; and of a cold neural export."""
+    from voicecoach.encoding import FORMATS
+    from voicecoach.speech.piper import unavailable
+
+    why = unavailable()
+    engine = ("--engine", "piper" if why is None else "pyttsx3")
+    with tempfile.TemporaryDirectory(prefix="vc-bench-") as tmp:
+        tmp = Path(tmp)
+        routine, bed = str(held_routine(tmp, minutes)), str(bed_file(tmp / "bed.flac", minutes))
+        warm = tmp / "cache"
+        cold = peaks_mb(warm, routine, "-o", str(tmp / "cold.wav"), "--no-background", *engine)
+        cold_bed = peaks_mb(tmp / "cold-cache", routine, "-o", str(tmp / "cold-bed.wav"), "--background", bed, *engine)
+        rows = []
+        for suffix in FORMATS:
+            cache = tmp / f"cache{suffix}"
+            shutil.copytree(warm, cache)  # the speech as the plain export left it: not yet levelled under a bed
+            out = str(tmp / f"bed{suffix}")
+            first = peaks_mb(cache, routine, "-o", out, "--background", bed, *engine)[0]
+            again = peaks_mb(cache, routine, "-o", out, "--background", bed, *engine)[0]
+            plain = peaks_mb(cache, routine, "-o", str(tmp / f"plain{suffix}"), "--no-background", *engine)[0]
+            rows.append((suffix, first, again, plain))
+    load = os.getloadavg()[0]
+    voice = "the neural voice" if why is None else f"pyttsx3 (no neural voice: {why})"
+    print(f"memory: {minutes}-minute routine with a {minutes}-minute 44.1 kHz stereo FLAC bed, {voice} "
+          f"(load average {load:.1f} on {os.cpu_count()} cores)")
+    for suffix, first, again, plain in rows:
+        print(f"peak memory with a bed, {suffix[1:]}: first {first:.0f} MB, again {again:.0f} MB, "
+              f"without the bed {plain:.0f} MB (target <= 120 MB)")
+    print(f"peak memory, empty speech cache, no bed: voicecoach {cold[0]:.0f} MB, the speech engine's process "
+          f"{cold[1]:.0f} MB")
+    print(f"peak memory, empty speech cache, with the bed: voicecoach {cold_bed[0]:.0f} MB, the speech engine's "
+          f"process {cold_bed[1]:.0f} MB")
+    worst = max(max(first, again) for _, first, again, _ in rows)
+    print(f"worst peak with a bed: {worst:.0f} MB ({'meets' if worst <= 120 else 'misses'} <= 120 MB)")
+    return 0
 
 
 def pipeline(timeline: dict, work: Path, sounds_dir: Path) -> float:
@@ -92,7 +181,10 @@ def long_routine(folder: Path, minutes: int) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs, for CI")
+    parser.add_argument("--memory", action="store_true", help="only the peak memory of long exports with a bed")
     args = parser.parse_args()
+    if args.memory:
+        return memory(20 if args.quick else 60)
     routine, minutes = ("morning", 20) if args.quick else ("sunday", 60)
     for tool in ("espeak-ng", "sox"):
         if not shutil.which(tool):

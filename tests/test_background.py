@@ -19,7 +19,7 @@ import pytest
 import soundfile
 from typer.testing import CliRunner
 
-from voicecoach import sounds
+from voicecoach import background
 from voicecoach.cli import app
 from voicecoach.config import load_config
 from voicecoach.errors import InputError, RoutineError
@@ -31,8 +31,8 @@ runner = CliRunner()
 
 
 def beds_at(rate: int) -> dict[str, np.ndarray]:
-    return {name: sounds.open_background("bed", sounds.bed_path(name), name, rate, 10 * rate).samples
-            for name in sounds.BEDS}
+    return {name: background.open_background("bed", background.bed_path(name), name, rate, 10 * rate).samples
+            for name in background.BEDS}
 
 
 # --- the built-in beds --------------------------------------------------------------------
@@ -41,9 +41,9 @@ def beds_at(rate: int) -> dict[str, np.ndarray]:
 def test_the_generator_makes_the_committed_beds_and_check_sees_a_changed_or_stray_one(tmp_path):
     out = tmp_path / "sounds"
     assert subprocess.run([sys.executable, str(SCRIPT), "--out", str(out)], capture_output=True).returncode == 0
-    for name in sounds.BEDS:
+    for name in background.BEDS:
         made, committed = soundfile.read(str(out / f"{name}.flac"), dtype="int16"), \
-            soundfile.read(str(sounds.bed_path(name)), dtype="int16")
+            soundfile.read(str(background.bed_path(name)), dtype="int16")
         assert made[1] == committed[1] and np.array_equal(made[0], committed[0]), name
     pcm, rate = soundfile.read(str(out / "rain.flac"), dtype="int16")
     pcm[1000] += 1
@@ -54,9 +54,9 @@ def test_the_generator_makes_the_committed_beds_and_check_sees_a_changed_or_stra
     assert "differs:" in check.stderr and "rain.flac" in check.stderr and "stray.flac" in check.stderr
 
 
-@pytest.mark.parametrize("name", list(sounds.BEDS))
+@pytest.mark.parametrize("name", list(background.BEDS))
 def test_each_bed_is_small_and_loops_without_a_click_or_a_level_jump(name):
-    assert sounds.bed_path(name).stat().st_size < 450_000
+    assert background.bed_path(name).stat().st_size < 450_000
     for rate in (22050, 44100):  # resampled in the frequency domain: still a seamless loop
         x = beds_at(rate)[name].astype(np.float64)
         looped = np.concatenate([x[-rate:], x[:rate]])
@@ -69,8 +69,8 @@ def test_each_bed_is_small_and_loops_without_a_click_or_a_level_jump(name):
 
 
 def test_beds_are_measured_once_and_their_loud_passages_are_what_sets_their_level():
-    a = sounds.open_background("bed", sounds.bed_path("ocean"), "ocean", RATE, RATE)
-    assert sounds.open_background("bed", sounds.bed_path("ocean"), "ocean", RATE, RATE) is a
+    a = background.open_background("bed", background.bed_path("ocean"), "ocean", RATE, RATE)
+    assert background.open_background("bed", background.bed_path("ocean"), "ocean", RATE, RATE) is a
     whole = pyloudnorm.Meter(RATE).integrated_loudness(np.tile(a.samples, 2).astype(np.float64))
     assert whole < a.loud_db < whole + 6  # the waves' crests are louder than the average
 
@@ -93,7 +93,7 @@ def test_a_stereo_44k_file_is_decoded_to_mono_without_its_silent_ends_and_read_a
     padded = np.concatenate([np.zeros((rate, 2)), stereo, np.zeros((2 * rate, 2))])
     path = tmp_path / "calm.flac"
     soundfile.write(str(path), padded, rate, subtype="PCM_24")
-    b = sounds.open_background("file", path, "calm.flac", RATE, 60 * RATE)
+    b = background.open_background("file", path, "calm.flac", RATE, 60 * RATE)
     assert abs(b.length - 6 * RATE) < 0.01 * RATE  # 1 s of silence before and 2 s after left out
     whole = b.read(0, b.length)
     expected = 0.75 * 0.3 * np.sin(2 * np.pi * 330 * np.arange(b.length) / RATE)
@@ -119,7 +119,7 @@ def _block_lufs(x: np.ndarray) -> np.ndarray:
 def test_a_file_longer_than_the_session_is_decoded_only_as_far_as_the_session_needs(tmp_path):
     path = tmp_path / "long.wav"
     soundfile.write(str(path), 0.1 * np.random.default_rng(2).standard_normal(30 * RATE), RATE)
-    b = sounds.open_background("file", path, "long.wav", RATE, 5 * RATE)
+    b = background.open_background("file", path, "long.wav", RATE, 5 * RATE)
     assert b.length == 5 * RATE
 
 
@@ -259,7 +259,7 @@ def test_silent_and_too_short_files_are_refused_when_decoded(tmp_path):
     soundfile.write(str(tmp_path / "silent.wav"), np.zeros(3 * RATE), RATE)
     soundfile.write(str(tmp_path / "blip.wav"), np.concatenate([np.zeros(RATE), 0.5 * np.ones(3 * RATE // 10)]), RATE)
     with pytest.raises(InputError, match="background file 'silent.wav' is silent"):
-        sounds.open_background("file", tmp_path / "silent.wav", "silent.wav", RATE, 60 * RATE)
+        background.open_background("file", tmp_path / "silent.wav", "silent.wav", RATE, 60 * RATE)
     with pytest.raises(InputError, match=r"background file 'blip.wav' holds only 0.3 s of sound; a background needs "
                                          r"at least 1 s"):
-        sounds.open_background("file", tmp_path / "blip.wav", "blip.wav", RATE, 60 * RATE)
+        background.open_background("file", tmp_path / "blip.wav", "blip.wav", RATE, 60 * RATE)

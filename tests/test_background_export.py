@@ -261,7 +261,9 @@ steps:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak from /proc")
-def test_an_hour_with_an_hour_long_background_file_stays_within_150_mb(env, tmp_path, record_property):
+def test_an_hour_with_an_hour_long_background_file_stays_within_120_mb(env, tmp_path, record_property):
+    # The first export with the bed is the heavy one: its speech is levelled again to a new target
+    # (it imported scipy for that once, 143 MB); the meters are numpy's alone now (test_meter.py).
     music = tmp_path / "hour.flac"
     loop = 0.2 * np.sin(2 * np.pi * 220 * np.arange(44100 * 10) / 44100) * np.linspace(0.5, 1, 441000)
     with sf.SoundFile(str(music), "w", samplerate=44100, channels=2, subtype="PCM_16") as f:
@@ -290,4 +292,4 @@ def test_an_hour_with_an_hour_long_background_file_stays_within_150_mb(env, tmp_
     with_bed = peak_mb(tmp_path / "hour.mp3", "--background", str(music))
     record_property("peak_rss_mb", {"without bed": round(without), "with an hour-long bed file": round(with_bed)})
     assert sf.info(str(tmp_path / "hour.mp3")).duration > 3600
-    assert with_bed <= 150
+    assert without <= 120 and with_bed <= 120

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voicecoach import bed, level
+from voicecoach import bed, meter
 from voicecoach.mixer import Mixer
 from voicecoach.timeline import Event, Timeline
 
@@ -16,7 +16,7 @@ FLOOR = 10 ** (-12 / 20)
 
 
 class Array:
-    """A reader over an array, as sounds.LoopBed is."""
+    """A reader over an array, as background.LoopBed is."""
 
     def __init__(self, x):
         self.x = np.ascontiguousarray(x, dtype=np.float32)
@@ -62,15 +62,15 @@ def _signals(rate):
 @pytest.mark.parametrize("name", list(_signals(22050)))
 def test_streamed_meter_agrees_with_pyloudnorm(rate, name):
     x = _signals(rate)[name]
-    meter = level.HopMeter(rate)
+    hops = meter.HopMeter(rate)
     for i in range(0, len(x), 12345):  # odd blocks: hops straddle them
-        meter.feed(x[i:i + 12345])
-    assert meter.integrated() == pytest.approx(pyloudnorm.Meter(rate).integrated_loudness(x), abs=0.02)
+        hops.feed(x[i:i + 12345])
+    assert hops.integrated() == pytest.approx(pyloudnorm.Meter(rate).integrated_loudness(x), abs=0.02)
 
 
 def test_meter_does_not_depend_on_the_blocks_it_is_fed():
     x = _signals(RATE)["pink noise"]
-    whole, parts = level.HopMeter(RATE), level.HopMeter(RATE)
+    whole, parts = meter.HopMeter(RATE), meter.HopMeter(RATE)
     whole.feed(x)
     for i in range(0, len(x), 777):
         parts.feed(x[i:i + 777])
@@ -79,10 +79,10 @@ def test_meter_does_not_depend_on_the_blocks_it_is_fed():
 
 
 def test_loud_passages_of_a_steady_signal_is_its_loudness_and_silence_is_minus_inf():
-    meter = level.HopMeter(RATE)
-    meter.feed(_signals(RATE)["white noise"])
-    assert meter.loud_passages() == pytest.approx(meter.integrated(), abs=0.3)
-    silent = level.HopMeter(RATE)
+    hops = meter.HopMeter(RATE)
+    hops.feed(_signals(RATE)["white noise"])
+    assert hops.loud_passages() == pytest.approx(hops.integrated(), abs=0.3)
+    silent = meter.HopMeter(RATE)
     silent.feed(np.zeros(RATE))
     assert silent.integrated() == silent.loud_passages() == float("-inf")
 

@@ -21,7 +21,8 @@ from mutagen.oggvorbis import OggVorbis
 
 from support.mounts import private_mounts
 from voicecoach.errors import ExportError, InputError
-from voicecoach.export import FORMATS, export_audio, write_playlist, write_timeline_json
+from voicecoach.encoding import FORMATS, export_audio
+from voicecoach.export import write_playlist, write_timeline_json
 from voicecoach.timeline import Event, StepSpan, Timeline
 
 RATE = 22050
@@ -303,7 +304,7 @@ FULL_CHILD = textwrap.dedent("""\
     from pathlib import Path
     import numpy as np
     from voicecoach.errors import ExportError
-    from voicecoach.export import export_audio
+    from voicecoach.encoding import export_audio
     from voicecoach.timeline import StepSpan, Timeline
     target = Path(sys.argv[1])
     rate = 22050
@@ -346,7 +347,7 @@ FSIZE_CHILD = textwrap.dedent("""\
     from pathlib import Path
     import numpy as np
     from voicecoach.errors import ExportError
-    from voicecoach.export import export_audio
+    from voicecoach.encoding import export_audio
     from voicecoach.timeline import StepSpan, Timeline
     target = Path(sys.argv[1])
     rate = 22050
@@ -378,7 +379,7 @@ KILL_CHILD = textwrap.dedent("""\
     import sys, time
     from pathlib import Path
     import numpy as np
-    from voicecoach.export import export_audio
+    from voicecoach.encoding import export_audio
     from voicecoach.timeline import StepSpan, Timeline
     rate = 22050
     steps = tuple(StepSpan(i, f"Step {i}", None, i * 5 * rate, i * 5 * rate, (i + 1) * 5 * rate, 5.0) for i in range(6))

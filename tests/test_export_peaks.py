@@ -79,7 +79,7 @@ def test_chapters_of_differing_title_lengths_are_stored_in_order(tmp_path):
     """Quick: mutagen stored frames shortest first, so "Rest" (step 3) came before steps 1 and 2."""
     from test_export import session, tones
 
-    from voicecoach.export import export_audio
+    from voicecoach.encoding import export_audio
 
     target = tmp_path / "psoas.mp3"
     export_audio(session(), tones(session()), target)

@@ -21,15 +21,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "voicecoach"
 LAYERS = {
     1: ["cli"],
     2: ["practice", "serve"],
-    3: ["player", "sinks", "mpris", "export", "chapters", "subtitles"],
+    3: ["player", "sinks", "mpris", "export", "encoding", "chapters", "subtitles"],
     4: ["session", "growing"],
-    5: ["routines", "speech", "sounds", "config", "settings", "paths", "files"],
-    6: ["timeline", "clock", "interval", "mixer", "bed", "level", "duration", "errors", "text", "wording",
+    5: ["routines", "speech", "sounds", "background", "config", "settings", "paths", "files"],
+    6: ["timeline", "clock", "interval", "mixer", "bed", "level", "meter", "duration", "errors", "text", "wording",
         "routines.model", "routines.safety"],
 }
 RANK = {name: 7 - n for n, names in LAYERS.items() for name in names}  # 6 = top (cli) ... 1 = pure core
-PURE = ["timeline", "clock", "interval", "mixer", "bed", "level", "duration", "errors", "text", "wording", "subtitles", "chapters", "routines.model"]
-IO_LIBRARIES = ["soundfile", "typer", "rich", "miniaudio", "simpleaudio", "pyttsx3", "dbus_fast", "soxr",
+PURE = ["timeline", "clock", "interval", "mixer", "bed", "level", "meter", "duration", "errors", "text", "wording",
+        "subtitles", "chapters", "routines.model"]
+IO_LIBRARIES = ["soundfile", "typer", "rich", "miniaudio", "simpleaudio", "pyttsx3", "dbus_fast", "soxr", "scipy",
                 "voicecoach.sinks", "voicecoach.speech"]
 
 

@@ -17,7 +17,7 @@ MAX_COMMAND_LINES = 25
 
 # Today's offenders, each at most as long as it is now while it is being shrunk.
 # These lists must end empty: remove an entry as soon as it fits.
-LONG_MODULES = {"player.py": 600, "export.py": 507, "level.py": 480}
+LONG_MODULES: dict[str, int] = {}
 LONG_COMMANDS: dict[str, int] = {}
 
 

@@ -137,14 +137,14 @@ def _background(b, node, folder: Path) -> str:
     Only a bed's name is checked here: a music file that has moved away must not stop
     every command, so a file is looked for when a session needs it.
     """
-    from . import sounds
+    from . import background, sounds
     from .errors import InputError
 
     name = b.text(node, "background")
     if sounds.is_path(name):
         return str((folder / Path(name).expanduser()).resolve())
     try:
-        sounds.resolve_background(name)
+        background.resolve_background(name)
     except InputError as exc:
         raise b.fail(node, str(exc)) from None
     return name

@@ -182,3 +182,17 @@ def write_bytes(path: Path, data: bytes, mode: int | None = None) -> Path:
 def write_text(path: Path, text: str) -> Path:
     """Write `text` as UTF-8 with \n line ends, atomically and durably."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+@contextmanager
+def staged(path: Path, text: str) -> Iterator[Path]:
+    """Write `text` (UTF-8) beside `path` under a hidden name; rename it into place when the block ends normally.
+
+    For files that go together: enter one per file (an ExitStack), do the rest
+    of the work inside, and either all of them appear or none does.
+    """
+    path = Path(path)
+    with atomic(path) as tmp:
+        with _reported(path):
+            tmp.write_bytes(text.encode("utf-8"))
+        yield tmp

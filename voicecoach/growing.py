@@ -72,8 +72,6 @@ class GrowingSession:
         self.error: BaseException | None = None
         self.waiting = False  # speech is behind: the silence before the next announcement is growing
         self._integrated = 0
-        # the loudness meter's import takes a while: done beside the engine's start, not after the first phrase
-        threading.Thread(target=_import_meter, name="voicecoach-import", daemon=True).start()
         self._thread = threading.Thread(target=self._speak, args=(progress,), name="voicecoach-speech", daemon=True)
         self._compose()
         self._thread.start()
@@ -178,19 +176,14 @@ class GrowingSession:
         self._closed = True
 
 
-def _import_meter() -> None:
-    import pyloudnorm  # noqa: F401
-    import scipy.ndimage  # noqa: F401
-    import scipy.signal  # noqa: F401
-
-
 def prepare_live(routine, opts: Options, voice=None, progress: Progress | None = None, limit: int | None = None,
                  progressive: bool = True):
     """A Session for live play: prepared at once when its speech is all in the cache (the same samples
     as an export), else a GrowingSession that plays its first step as soon as that step's phrases exist.
 
     A session with a background is prepared first: the bed is planned against the whole session."""
-    from .session import _bed_source as bed_source, prepare_with, voice_for
+    from .background import choose as bed_source
+    from .session import prepare_with, voice_for
     from .speech import Speaker
 
     speaker = Speaker(voice or voice_for(routine), opts.sample_rate, cache_limit=limit)

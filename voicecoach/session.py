@@ -9,11 +9,10 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-from . import bed, level, sounds
+from . import background, bed, level, meter, sounds
 from .errors import InputError
 from .mixer import Mixer
 from .mixer import key as key_of
@@ -172,50 +171,6 @@ def sound_clips(routine: Routine, rate: int) -> dict[str, np.ndarray]:
     return {name: sounds.load(name, rate, folder) for name, folder in folders.items()}
 
 
-@dataclass(frozen=True)
-class _BedSource:
-    name: str  # as given
-    kind: str  # "bed" or "file"
-    path: Path
-    where: object | None  # the routine's `background:` key, for errors found while decoding
-
-
-def _at(where, call, *args):
-    """call(*args); an InputError about a routine's own bed is pointed at its `background:` key (`where`)."""
-    try:
-        return call(*args)
-    except InputError as exc:
-        if where is None:
-            raise
-        raise where.error(str(exc)) from None
-
-
-def _bed_source(routine: Routine, choice: bed.BedChoice) -> _BedSource | None:
-    """Which bed to mix: none when off, else the caller's, the routine's, the config file's; checked, not decoded."""
-    if choice.off:
-        return None
-    where = None
-    if choice.name is not None:
-        name, kind_path = choice.name, sounds.resolve_background(choice.name)
-    elif routine.background is not None:
-        name, where = routine.background, routine.background_where
-        kind_path = _at(where, sounds.resolve_background, name, routine.folder, True)
-    elif choice.default is not None:
-        name, kind_path = choice.default, sounds.resolve_background(choice.default)
-    else:
-        return None
-    source = _BedSource(name, *kind_path, where)
-    if source.kind == "file":
-        _at(where, sounds.probe_background, source.path, name)
-    return source
-
-
-def _open_bed(timeline: Timeline, source: _BedSource):
-    """The bed's reader: a file is decoded here, in blocks, once the session's length is known."""
-    return _at(source.where, sounds.open_background, source.kind, source.path, source.name, timeline.sample_rate,
-               timeline.total_samples)
-
-
 def _mixer(timeline: Timeline, clips, sound, bed_of, choice: bed.BedChoice, speech_lufs: float = SPEECH_LUFS) -> Mixer:
     """The mixer for `timeline`, with the bed (if `bed_of`: source, reader) planned against speech at `speech_lufs`."""
     reader = None
@@ -229,10 +184,10 @@ def _mixer(timeline: Timeline, clips, sound, bed_of, choice: bed.BedChoice, spee
 
 def loudness(mixer: Mixer, block: int = 1 << 16) -> float:
     """The integrated loudness (LUFS) of everything `mixer` renders, measured in blocks (flat memory)."""
-    total, meter = mixer.timeline.total_samples, level.HopMeter(mixer.timeline.sample_rate)
+    total, hops = mixer.timeline.total_samples, meter.HopMeter(mixer.timeline.sample_rate)
     for start in range(0, total, block):
-        meter.feed(mixer.render(start, min(block, total - start)))
-    return meter.integrated()
+        hops.feed(mixer.render(start, min(block, total - start)))
+    return hops.integrated()
 
 
 # Bump when the mix changes (mixer, limiter, meter), so loudness measured before is not reused.
@@ -271,14 +226,14 @@ def prepare_with(routine: Routine, options: Options, speaker, progress: Progress
     mistyped bed costs nothing, and decoded once the session's length is known.
     """
     rate = options.sample_rate
-    source = _bed_source(routine, options.background)
+    source = background.choose(routine, options.background)
     texts = phrases(routine, options)
     clips = levelled_clips(texts, speaker, rate, progress)
     sound = sound_clips(routine, rate)
     # levelling keeps a clip's length, so the timeline holds whatever the speech's level
     timeline = compile(routine, {t: len(c) for t, c in clips.items()}, {n: len(c) for n, c in sound.items()},
                        options)
-    bed_of = (source, _open_bed(timeline, source)) if source is not None else None
+    bed_of = (source, background.open_reader(timeline, source)) if source is not None else None
     mixer = _mixer(timeline, clips, sound, bed_of, options.background, SPEECH_LUFS)
     # Measured, not guessed: the mix is pure and fast (about 0.03 s a minute of session).
     error = PROGRAMME_LUFS - measured(mixer, getattr(speaker, "cache", None))
@@ -291,7 +246,7 @@ def prepare_with(routine: Routine, options: Options, speaker, progress: Progress
             # voice's new take is a few hundred samples longer or shorter, so plan for what will sound.
             timeline = compile(routine, {t: len(c) for t, c in again.items()}, {n: len(c) for n, c in sound.items()},
                                options)
-            bed_of = (source, _open_bed(timeline, source)) if source is not None else None
+            bed_of = (source, background.open_reader(timeline, source)) if source is not None else None
         mixer = _mixer(timeline, again, sound, bed_of, options.background, target)  # the bed keeps its distance
     return Session(routine, mixer.timeline, mixer)
 

@@ -154,7 +154,7 @@ def voices(
 @app.command()
 def backgrounds() -> None:
     """List the built-in background beds (any audio file works too)."""
-    from ..sounds import beds
+    from ..background import beds
 
     with handled():
         for name, seconds, text in beds():

@@ -121,12 +121,12 @@ class Validator(Checker):
     def background(self, node: Node) -> str:
         """A built-in bed name, or an audio file inside the routine's folder that libsndfile can open."""
         name = self.text(node, "the background")
-        from .. import sounds
+        from .. import background
 
         try:
-            kind, path = sounds.resolve_background(name, self.path.parent, confined=True)
+            kind, path = background.resolve_background(name, self.path.parent, confined=True)
             if kind == "file":
-                sounds.probe_background(path, name)
+                background.probe_background(path, name)
         except InputError as exc:
             raise self.fail(node, str(exc)) from None
         return name
