@@ -193,10 +193,11 @@ class SeededSession:
         streams = np.random.SeedSequence(self.seed, spawn_key=(self.sentence,)).spawn(len(self.noises))
         self.sentence += 1
         phonemes = int(feeds["input"].shape[-1])
-        # Flat noise long enough for the largest node (the sound: 192 channels x its frames);
+        # Flat noise long enough for the largest node (the sound: 192 channels x its frames, up to
+        # 21 frames a phoneme at length scale 1, 42 at 2: three times what speech takes);
         # a sentence that needs more (very long phonemes) runs again with four times as much,
         # the first values unchanged, so the result does not depend on the first guess.
-        count = phonemes * 4096 * int(np.ceil(self.length_scale))
+        count = phonemes * 2048 * int(np.ceil(self.length_scale))
         while True:
             fed = dict(feeds)
             for k, ((mean, scale), stream) in enumerate(zip(self.noises, streams)):
