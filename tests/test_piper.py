@@ -1,8 +1,9 @@
 """The neural engine with the real Piper (installed by scripts/setup.sh) and the bundled voice.
 
-Piper's output differs a little from run to run, so voices are told apart by
-their long-term spectrum (`spectrum_distance`), never by comparing waveforms;
-a clip is found in an export by correlating the very clip the export mixed.
+Piper speaks a phrase the same, sample for sample, whatever it said before
+(its noise is seeded by the phrase: piperhelper/seeded_piper.py); voices are
+still told apart by their long-term spectrum (`spectrum_distance`), and a clip
+is found in an export by correlating the very clip the export mixed.
 """
 from __future__ import annotations
 
@@ -324,6 +325,53 @@ def test_a_piper_that_crashes_is_a_speech_error_naming_the_phrase(neural_user):
     assert str(caught.value) == f"Piper stopped while speaking {PHRASES[1]!r}: killed by signal 9"
     assert caught.value.exit_code == 3
     assert_no_half_entries(neural_user)
+
+
+# ------------------------------------------------------------------ the same samples every time
+
+
+@pytest.mark.slow  # three Piper processes speak a few phrases: 10-20 s
+def test_a_phrase_gives_the_same_samples_whatever_was_said_before_and_in_any_process(tmp_path):
+    voice = session.voice_for(None)
+    takes = []
+    for k, before in enumerate(([], ["Something else entirely, to move the noise along.", PHRASES[1]],
+                                [PHRASES[2], PHRASES[1]])):
+        # a fresh cache and a fresh Piper each time: every phrase is synthesized, in another order
+        with Speaker(voice, cache_dir=tmp_path / f"cache{k}") as speaker:
+            clips = speaker.clips(before + [PHRASES[0]])
+            assert speaker.engine.processes_started == 1
+            takes.append(clips[PHRASES[0]])
+    assert len(takes[0]) > 0.4 * RATE
+    assert all(np.array_equal(take, takes[0]) for take in takes[1:])
+    # ... and a different phrase is not that phrase: the noise differs, so does the sound
+    assert not np.array_equal(clips[PHRASES[1]][:len(takes[0])], takes[0][:len(clips[PHRASES[1]])])
+
+
+@pytest.mark.slow  # two cold exports of desk-break with Piper: 20-40 s
+def test_two_cold_exports_are_bit_identical_also_when_other_phrases_filled_the_cache_in_between(tmp_path,
+                                                                                              monkeypatch):
+    plan = tmp_path / "plan.json"
+
+    def export(cache: Path, out: Path, *extra: str) -> bytes:
+        monkeypatch.setenv("VOICECOACH_CACHE_DIR", str(cache))
+        result = runner.invoke(app, ["export", "desk-break", "-o", str(out), "--engine", "piper", *extra])
+        assert result.exit_code == 0, result.output
+        return out.read_bytes()
+
+    first = export(tmp_path / "one", tmp_path / "first.wav", "--timeline", str(plan))
+    texts = list(dict.fromkeys(e["text"] for e in json.loads(plan.read_text())["events"] if "text" in e))
+    assert len(texts) >= 8
+    # A second cache, partly filled beforehand by one Piper process speaking another routine's
+    # phrases and every other phrase of this one, backwards: the export then synthesizes the rest
+    # in a new process, each phrase after other phrases than the first time.
+    monkeypatch.setenv("VOICECOACH_CACHE_DIR", str(tmp_path / "two"))
+    with Speaker(session.voice_for(None)) as speaker:
+        speaker.clips(["Lie face down on the floor.", "Roll in small circles, the size of a dime."]
+                      + texts[::-2])
+    with Speaker(session.voice_for(None)) as speaker:
+        assert 0 < len(speaker.missing(texts)) < len(texts)
+    second = export(tmp_path / "two", tmp_path / "second.wav")
+    assert second == first
 
 
 # ------------------------------------------------------------------ pace

@@ -1,7 +1,9 @@
 """The neural speech engine "piper": Piper voices, run as a separate program.
 
 Piper runs in one child process per session (piperbatch.py); nothing of
-piper-tts (GPL-3.0-or-later) is imported here. Voices are found, checked and
+piper-tts (GPL-3.0-or-later) is imported here. That process is the small program
+piperhelper/seeded_piper.py (GPL-3.0-or-later too, run, never imported): Piper with
+its noise drawn from a seed per phrase, so a phrase gives the same samples every time. Voices are found, checked and
 named without Piper (pipervoices.py), so a fully cached session plays without it.
 
 Pace: ``--rate`` is words per minute for every engine. Piper has no such
@@ -45,9 +47,15 @@ def missing_runtime() -> str | None:
     return None
 
 
+# A separate program (GPL-3.0-or-later, shipped beside this package, never imported): Piper
+# with its random noise drawn from a seed per phrase, so a phrase always gives the same samples.
+HELPER = Path(__file__).resolve().parent / "piperhelper" / "seeded_piper.py"
+
+
 def piper_command() -> list[str]:
-    """How to run Piper: its command-line entry point, in this interpreter's environment."""
-    return [sys.executable, "-m", "piper"]
+    """How to run Piper: the seeded Piper program (piperhelper/seeded_piper.py), in this interpreter's
+    environment. It takes the options of Piper's own command line that voicecoach uses."""
+    return [sys.executable, str(HELPER)]
 
 
 # ------------------------------------------------------------------ choosing a voice

@@ -1,13 +1,16 @@
 """One Piper process for a whole session: a phrase per line in, a WAV file per phrase out.
 
 piper-tts is GPL-3.0-or-later and voicecoach is MIT, so Piper runs as its own
-program through its command-line entry point (`python -m piper`) and nothing
-of it is imported into voicecoach's process. Its CLI (piper-tts 1.3 to 1.8)
-loads the voice once, then with ``--output-dir`` reads phrases from stdin, one
-per line, writes each as a WAV file and, once the file is closed, logs
-``Wrote <path>`` on stderr. So one process speaks every missing phrase of a
-session: loading the voice costs about 0.9 s here, a phrase 0.08 s per second
-of speech on two cores.
+program and nothing of it is imported into voicecoach's process. That program
+is piperhelper/seeded_piper.py (GPL-3.0-or-later, shipped beside the package,
+only ever run): it takes the options of Piper's own CLI (piper-tts 1.3 to 1.8)
+that are used here, loads the voice once, then with ``--output-dir`` reads
+phrases from stdin, one per line, writes each as a WAV file and, once the file
+is closed, logs ``Wrote <path>`` on stderr, as ``python -m piper`` does; unlike
+it, the noise the voice draws comes from a seed made of the phrase, so a phrase
+gives the same samples whatever the process said before. So one process speaks
+every missing phrase of a session: loading the voice costs about 0.9 s here, a
+phrase 0.08 s per second of speech on two cores.
 
 Each phrase is sent when the one before it is written, so a per-phrase timeout
 is simply a deadline on the next ``Wrote``. When Piper stops, its traceback on
@@ -77,7 +80,7 @@ def write_silence(out: Path, seconds: float, sample_rate: int) -> None:
 class PiperBatch:
     """A Piper process started on the first phrase and kept until `close()`.
 
-    `command` is how to run Piper (e.g. ``[sys.executable, "-m", "piper"]``);
+    `command` is how to run Piper (piper.piper_command(); ``[sys.executable, "-m", "piper"]`` works too);
     `name` is the voice as messages call it.
     """
 
