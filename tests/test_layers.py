@@ -191,3 +191,20 @@ def test_library_errors_name_no_command_line_option():
                     for line, text in _error_texts(ast.parse(path.read_text(encoding="utf-8")))
                     if _FLAG.search(text)})
     assert named == []
+
+
+def _imported(tree: ast.AST):
+    """(line, module) of every import in a parsed file, lazy ones included."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            yield node.lineno, node.module
+        elif isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+
+
+def test_test_files_share_helpers_through_support_only():
+    """A helper two test files need lives in tests/support/, never in one of them for the other to import."""
+    borrowed = sorted(f"{path.name}:{line}: {module}" for path in Path(__file__).parent.glob("*.py")
+                      for line, module in _imported(ast.parse(path.read_text(encoding="utf-8")))
+                      if module.split(".")[-1].startswith("test_"))
+    assert borrowed == []
