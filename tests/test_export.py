@@ -20,46 +20,11 @@ from mutagen.id3 import ID3, CTOCFlags
 from mutagen.oggvorbis import OggVorbis
 
 from support.mounts import private_mounts
+from support.tonesession import FREQS, RATE, TITLES, pulled, s, session, tones
 from voicecoach.errors import ExportError, InputError
 from voicecoach.encoding import FORMATS, export_audio
 from voicecoach.export import write_playlist, write_timeline_json
-from voicecoach.timeline import Event, StepSpan, Timeline
-
-RATE = 22050
-FREQS = (440.0, 660.0, 990.0)  # one tone per step, so each chapter is recognisable by ear and by FFT
-TITLES = ["Tennis ball psoas release (right)", "Tennis ball psoas release (left)", "Rest"]
-
-
-def s(seconds: float) -> int:
-    return round(seconds * RATE)
-
-
-def session() -> Timeline:
-    """Half a second of intro, then three steps; 5.75 s in all."""
-    spans = [(0.5, 1.0, 2.5, "right"), (2.5, 3.0, 4.5, "left")]
-    steps = [
-        StepSpan(i, "Tennis ball psoas release", side, s(a), s(b), s(c), c - b)
-        for i, (a, b, c, side) in enumerate(spans)
-    ]
-    steps.append(StepSpan(2, "Rest", None, s(4.5), s(4.5), s(5.5), 1.0, rest=True))
-    events = []
-    for step in steps:
-        events.append(Event("speech", step.announce_sample, s(0.4), step.index, text=step.title, role="announce"))
-        events.append(Event("chime", step.start_sample, s(0.2), step.index, sound="chime", role="start"))
-    return Timeline("psoas", "Psoas release", RATE, s(5.75), tuple(steps), tuple(events))
-
-
-def tones(timeline: Timeline):
-    """Return a deterministic render: silence in the intro, then each step's own sine, from its announcement."""
-    starts = np.array([step.announce_sample for step in timeline.steps])
-
-    def render(start: int, n: int) -> np.ndarray:
-        samples = np.arange(start, start + n)
-        step = np.searchsorted(starts, samples, side="right") - 1
-        freq = np.where(step >= 0, np.take(FREQS, np.clip(step, 0, None)), 0.0)
-        return (0.5 * np.sin(2 * np.pi * freq * samples / RATE)).astype(np.float32)
-
-    return render
+from voicecoach.timeline import StepSpan, Timeline
 
 
 def expected_int16(timeline: Timeline) -> np.ndarray:
@@ -202,21 +167,6 @@ def test_wav_carries_only_the_title(tmp_path):
 
 
 # --- streaming ----------------------------------------------------------------
-
-
-def pulled(target: Path):
-    """Export the test session to `target` in half-second blocks: (timeline, render calls, progress reports)."""
-    timeline = session()
-    render = tones(timeline)
-    calls, reports = [], []
-
-    def recording(start, n):
-        calls.append((start, n))
-        return render(start, n)
-
-    export_audio(timeline, recording, target, block_seconds=0.5,
-                 progress=lambda done, total: reports.append((done, total)))
-    return timeline, calls, reports
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac"])  # lossy formats pull it once a pass: test_export_peaks.py

@@ -9,11 +9,10 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
+from support.routinetexts import TINY, TWO
 from voicecoach.cli import app
 
 runner = CliRunner()
-TINY = "title: Tiny\nsafety: false\nsteps:\n  - name: Stretch\n    duration: 2s\n"
-TWO = TINY + "  - name: Rest\n    duration: 2s\n"
 
 
 @pytest.fixture

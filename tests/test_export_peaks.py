@@ -77,7 +77,7 @@ def test_mp3_chapter_frames_are_stored_in_step_order(lossy_exports):
 
 def test_chapters_of_differing_title_lengths_are_stored_in_order(tmp_path):
     """Quick: mutagen stored frames shortest first, so "Rest" (step 3) came before steps 1 and 2."""
-    from test_export import session, tones
+    from support.tonesession import session, tones
 
     from voicecoach.encoding import export_audio
 
@@ -97,7 +97,7 @@ def test_chapters_of_differing_title_lengths_are_stored_in_order(tmp_path):
 def test_lossy_exports_pull_the_render_in_whole_passes_and_report_progress_to_the_end(tmp_path, suffix):
     """Each pass (loudness, then every encoding) pulls consecutive blocks of the requested
     size from the start; the progress ends at its total (a further encoding adds to the total)."""
-    from test_export import pulled, s
+    from support.tonesession import pulled, s
 
     timeline, calls, reports = pulled(tmp_path / f"psoas{suffix}")
     one_pass = [(start, min(s(0.5), timeline.total_samples - start))

@@ -11,7 +11,6 @@ notice, never a tight one.
 """
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -24,8 +23,8 @@ import soundfile
 
 from support.audiofind import correlate
 from support.fakeplayer import FakePlayer
-from test_play import (ROUTINE, Terminal, confirmed_safety, drone, heard, plan, planned, silences,
-                       wait_for_first)
+from support.liveplay import (ROUTINE, Terminal, confirmed_safety, drone, heard, last_history, plan, planned, play,
+                              playerctl, silences, wait_for_first, wait_listed)
 from voicecoach import sinks
 from voicecoach.routines import load_file
 from voicecoach.session import options, prepare_session, voice_for
@@ -64,29 +63,6 @@ steps:
 """
 
 
-def play(routine: Path, env: dict, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "voicecoach", "play", str(routine),
-                             "--lead-in", "0", *extra], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def playerctl(env: dict, player: str, *args: str) -> str:
-    return subprocess.run(["playerctl", "-p", player, *args], env=env, capture_output=True, text=True,
-                          timeout=10).stdout.strip()
-
-
-def wait_listed(env: dict, pid: int, timeout: float = 60.0) -> str:
-    """Block until voicecoach's player is on the bus (after the speech is prepared); return its playerctl name."""
-    name = f"voicecoach.instance{pid}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        listed = subprocess.run(["playerctl", "-l"], env=env, capture_output=True, text=True, timeout=10).stdout
-        if name in listed.split():
-            return name
-        time.sleep(0.1)
-    raise AssertionError(f"{name} never appeared on the bus")
-
-
 def finished(timeline) -> str:
     """What play prints on stdout when the session finished."""
     return f"Finished {timeline.title} ({timeline.seconds // 60:.0f}:{timeline.seconds % 60:02.0f}).\n"
@@ -112,10 +88,6 @@ def music(bus_user_env):
     player = FakePlayer(bus_user_env)
     yield player
     player.stop()
-
-
-def last_history(env: dict) -> dict:
-    return json.loads((Path(env["VOICECOACH_DATA"]) / "history.jsonl").read_text().splitlines()[-1])
 
 
 def test_the_desktop_follows_the_steps_and_other_players_wait(pulse_server, bus_user_env, music, tmp_path,

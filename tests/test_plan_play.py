@@ -21,8 +21,7 @@ import numpy as np
 import pytest
 
 from support.fakeplayer import FakePlayer
-from test_hands_free import playerctl, wait_listed
-from test_play import Terminal, confirmed_safety, heard, wait_for_first
+from support.liveplay import Terminal, confirmed_safety, heard, playerctl, wait_for_first, wait_listed
 from voicecoach.duration import clock
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]

@@ -13,12 +13,9 @@ no more lateness than a stalled machine explains (``LATE_LIMIT``).
 from __future__ import annotations
 
 import os
-import pty
-import select
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,13 +24,11 @@ import pytest
 import soundfile
 
 from support.audiofind import correlate, find
+from support.liveplay import (RATE, ROUTINE, Terminal, confirmed_safety, drone, heard, plan, planned, silences,
+                              wait_for_first)
 from voicecoach import sinks, sounds
-from voicecoach.routines import load_file
 
-ROUTINE = Path(__file__).parent / "data" / "play" / "pacing.yaml"
 README = Path(__file__).resolve().parent.parent / "README.md"
-RATE = 22050
-SOUNDS = ("bell", "bell-double", "halfway", "tick")
 EXACT = {"pulse"}  # keeps 2 s queued at the server: a stall of the test machine is not heard
 TOLERANCE = round(0.002 * RATE)  # never early, on the backends that may be late
 LATE_LIMIT = round(0.5 * RATE)  # gaps from stalls, in a 30-second session, on the backends that hear them
@@ -46,44 +41,9 @@ def backend(request):
     return request.param
 
 
-def plan(env, path: Path = ROUTINE):
-    """The timeline `play --lead-in 0` will play (same speech cache, so the same clips)."""
-    from voicecoach.session import options, prepare_session, voice_for
-
-    with pytest.MonkeyPatch.context() as mp:
-        for key in ("VOICECOACH_CACHE_DIR", "VOICECOACH_CONFIG"):
-            mp.setenv(key, env[key])
-        routine = load_file(path)
-        return prepare_session(routine, options(lead_in=0.0), voice_for(routine)).timeline
-
-
-def heard(recording: np.ndarray) -> list[tuple[int, str]]:
-    hits = []
-    for name in SOUNDS:
-        hits += [(i, name) for i in find(recording, sounds.load(name, RATE), threshold=0.6)]
-    return sorted(hits)
-
-
-def planned(timeline) -> list[tuple[int, str]]:
-    return sorted((e.sample, e.sound) for e in timeline.events if e.sound in SOUNDS)
-
-
 def play_cmd(backend: str, *extra: str, routine: Path = ROUTINE) -> list[str]:
     return [sys.executable, "-m", "voicecoach", "play", str(routine), "--backend", backend, "--lead-in", "0",
             *extra]
-
-
-def drone(seconds: float = 3.0) -> np.ndarray:
-    """A rising sweep (300 Hz up): no two stretches alike, so any piece of it has one place."""
-    t = np.arange(round(seconds * RATE)) / RATE
-    return (0.3 * np.sin(2 * np.pi * (300 * t + 100 * t ** 2))).astype(np.float32)
-
-
-def silences(x: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    """[start, end) of every run of exact zeros at least `min_len` long (the null sink's silence is exact)."""
-    edges = np.diff(np.concatenate(([0], (x == 0).astype(np.int8), [0])))
-    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
-            if b - a >= min_len]
 
 
 def check_spacing(backend: str, offsets: list[int]) -> None:
@@ -136,67 +96,6 @@ def test_every_sound_lands_on_time(backend, pulse_server, user_env, tmp_path, re
         record_property("samples_unlike_the_export", len(differ))
         assert len(differ) == 0, f"{len(differ)} samples differ from the export, the first at {differ[0]}"
         assert not played[:start].any() and not played[start + len(exported):].any()
-
-
-class Terminal:
-    """`voicecoach play` on a pseudo-terminal, as a person runs it: keys go in, the screen is drained."""
-
-    def __init__(self, cmd: list[str], env: dict):
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(cmd, env={**env, "TERM": "xterm", "COLUMNS": "100"}, stdin=slave,
-                                     stdout=slave, stderr=subprocess.PIPE, close_fds=True, start_new_session=True)
-        os.close(slave)
-        self.screen = b""
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                ready, _, _ = select.select([self.master], [], [], 0.1)
-                if ready:
-                    data = os.read(self.master, 4096)
-                    if not data:
-                        return
-                    self.screen += data
-            except OSError:
-                return
-
-    def key(self, text: str) -> None:
-        os.write(self.master, text.encode())
-
-    def wait(self, timeout: float) -> int:
-        code = self.proc.wait(timeout)
-        os.close(self.master)
-        return code
-
-
-def confirmed_safety(env: dict) -> None:
-    """The contraindication question was answered yes before (it is asked once, on a terminal)."""
-    data = Path(env["VOICECOACH_DATA"])
-    data.mkdir(parents=True, exist_ok=True)
-    (data / "safety-confirmed").write_text('{"confirmed": "2026-01-01"}\n')
-
-
-def wait_for_first(rec, name: str, timeout: float = 30.0) -> int:
-    """Block until `name` has been heard; return its index in the recording.
-
-    Only what arrived since the last look (and one template's length before it)
-    is searched, so the look stays quick however long the recording grows and
-    however busy the machine is.
-    """
-    template = sounds.load(name, RATE)
-    deadline = time.monotonic() + timeout
-    searched = 0
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        so_far = np.frombuffer(b"".join(rec._chunks), dtype="<i2").astype(np.float32) / 32768.0
-        start = max(0, searched - len(template))
-        hits = find(so_far[start:], template, threshold=0.6)
-        if hits:
-            return start + hits[0]
-        searched = len(so_far)
-    raise AssertionError(f"{name} was never heard")
 
 
 def sleep_until(moment: float) -> None:

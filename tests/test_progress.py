@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from test_export_cli import TWO
-from test_play import Terminal
+from support.liveplay import Terminal
+from support.routinetexts import TWO
 
 
 @pytest.fixture

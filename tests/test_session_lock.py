@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from test_play import ROUTINE, wait_for_first
+from support.liveplay import ROUTINE, wait_for_first
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 

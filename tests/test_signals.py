@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 from support.fakeplayer import FakePlayer
-from test_hands_free import last_history, play, wait_listed
-from test_play import ROUTINE, Terminal, confirmed_safety, plan, wait_for_first
+from support.liveplay import ROUTINE, Terminal, confirmed_safety, last_history, plan, play, wait_for_first, wait_listed
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 

@@ -21,11 +21,17 @@ class InputError(VoicecoachError):
 
 
 class SettingError(InputError):
-    """A value given for a setting cannot be used: `setting` names it, so a front end can name its own option."""
+    """A value given for a setting cannot be used: `setting` names it, so a front end can name its own option.
 
-    def __init__(self, setting: str, value: str, problem: str):
-        super().__init__(f"{setting} {value!r}: {problem}")
-        self.setting, self.value, self.problem = setting, value, problem
+    `value` is None when the setting is missing; `instead` is a (setting, value)
+    that would do what was asked, for the front end to name in its own words.
+    """
+
+    def __init__(self, setting: str, value: str | None, problem: str, instead: tuple[str, str] | None = None):
+        given = f"{setting} {value!r}" if value is not None else setting
+        better = f"; use {instead[0]} {instead[1]!r} instead" if instead else ""
+        super().__init__(f"{given}: {problem}{better}")
+        self.setting, self.value, self.problem, self.instead = setting, value, problem, instead
 
 
 class RoutineError(InputError):
@@ -62,6 +68,16 @@ class NoAudioDevice(EnvironmentProblem):
 
 class ExportError(VoicecoachError):
     """An export could not be written (disk full, bad folder); nothing partial is left."""
+
+
+class NotReplaced(ExportError):
+    """A file to be written exists and replacing it was not asked for (the `force` setting); `path` names it."""
+
+    setting = "force"
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        super().__init__(f"{self.path} exists already; choose another name or allow it to be replaced")
 
 
 class RoutineProblems(RoutineError):

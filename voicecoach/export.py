@@ -20,7 +20,7 @@ from typing import ContextManager
 import soundfile
 
 from voicecoach.encoding import FORMATS, export_audio, format_for
-from voicecoach.errors import ExportError, InputError
+from voicecoach.errors import ExportError, InputError, NotReplaced
 from voicecoach.files import kind, reason, staged, write_text
 from voicecoach.subtitles import SUBTITLE_FORMATS
 from voicecoach.text import one_line
@@ -109,7 +109,7 @@ def check_targets(targets: list[Path], force: bool = False) -> None:
         if kind(folder, ExportError) != "folder":
             raise ExportError(f"cannot write {path}: the folder {folder} does not exist")
         if found is not None and not force:
-            raise ExportError(f"{path} exists already; choose another name or pass --force to overwrite it")
+            raise NotReplaced(path)
         probe = folder / f".{path.name}.probe-{os.getpid()}-{secrets.token_hex(4)}"
         try:
             os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

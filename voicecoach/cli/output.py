@@ -12,11 +12,13 @@ from types import SimpleNamespace
 
 import typer
 
-from ..errors import RoutineError, SettingError, VoicecoachError
+from ..errors import NotReplaced, RoutineError, SettingError, VoicecoachError
 from ..text import one_line
 
 # The option that gives a setting, where it is not --NAME with dashes (settings.SPECS has the names).
 FLAGS = {"start": "--from", "serve_host": "--host", "serve_port": "--port"}
+# What the command line adds to a setting's error: a way to see the choices that only it has.
+HINTS = {"backend": "`--backend list` says which suits this machine"}
 settings = SimpleNamespace(debug=False, verbose=False, notes=set())  # --debug: tracebacks; --verbose: say more
 
 
@@ -69,9 +71,19 @@ def show_library_warnings() -> None:
 def error_line(exc: VoicecoachError) -> str:
     """The error as the user sees it: one line, routine errors as FILE:LINE:COL: message."""
     if isinstance(exc, SettingError):  # the library names the setting; here it is the option that gave it
-        return f"voicecoach: {flag(exc.setting)} {exc.value!r}: {one_line(exc.problem)}"
+        return f"voicecoach: {_setting_line(exc)}"
+    if isinstance(exc, NotReplaced):
+        return f"voicecoach: {exc.path} exists already; choose another name or pass {flag(exc.setting)} to overwrite it"
     text = one_line(str(exc))
     return text if isinstance(exc, RoutineError) else f"voicecoach: {text}"
+
+
+def _setting_line(exc: SettingError) -> str:
+    given = flag(exc.setting) + ("" if exc.value is None else f" {exc.value!r}")
+    line = f"{given}: {one_line(exc.problem)}"
+    if exc.instead:
+        line += f"; use {flag(exc.instead[0])} {exc.instead[1]} instead"
+    return line + (f" ({HINTS[exc.setting]})" if exc.setting in HINTS else "")
 
 
 def flag(name: str, value: object = None) -> str:

@@ -5,7 +5,7 @@ import json
 import re
 from pathlib import Path
 
-from ..errors import ExportError, InputError
+from ..errors import ExportError, InputError, NotReplaced
 from ..files import kind, reason, write_text
 from .names import builtin_ids, user_dir
 from .schema import schema
@@ -42,8 +42,8 @@ steps:
 def write_starter(name: str, force: bool = False, folder: Path | None = None) -> Path:
     """Write NAME.yaml (and voicecoach.schema.json beside it) into the routine folder; return its path.
 
-    InputError for a name that is not letters, digits, '-' or '_', or an existing routine without `force`;
-    ExportError when the folder or the files cannot be written.
+    InputError for a name that is not letters, digits, '-' or '_'; NotReplaced for an existing routine
+    without `force`; ExportError when the folder or the files cannot be written.
     """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
         raise InputError(f"'{name}' is not a routine name; expected letters, digits, '-' or '_'")
@@ -57,7 +57,7 @@ def write_starter(name: str, force: bool = False, folder: Path | None = None) ->
     path = folder / f"{name}.yaml"
     existing = next((p for p in (path, folder / f"{name}.yml") if kind(p) is not None), None)
     if existing and not force:
-        raise InputError(f"{existing} exists already; choose another name or pass --force")
+        raise NotReplaced(existing)
     schema_path = folder / "voicecoach.schema.json"
     write_text(schema_path, json.dumps(schema(), indent=2))
     title = name.replace("-", " ").replace("_", " ").capitalize()

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import InputError, NoAudioDevice
+from ..errors import InputError, NoAudioDevice, SettingError
 from . import miniaudio as _miniaudio
 from . import pulse as _pulse
 from . import simpleaudio as _simpleaudio
@@ -150,8 +150,7 @@ def open_sink(backend: str | None = None, device: str | None = None) -> Sink:
     if backend is None:
         return _open_default(device)[1]
     if backend not in _BACKENDS:
-        raise InputError(f"unknown audio backend {backend!r}; choose one of: {', '.join(backends())} "
-                         "(`--backend list` says which suits this machine)")
+        raise SettingError("backend", backend, f"not an audio backend; choose one of: {', '.join(backends())}")
     why = _BACKENDS[backend].missing()
     if why is not None:
         raise InputError(f"audio backend {backend!r} is not available here: {why}; "

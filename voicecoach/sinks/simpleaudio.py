@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from ..errors import InputError, NoAudioDevice
+from ..errors import NoAudioDevice, SettingError
 from .base import DEFAULT_RATE, Source, device_stopped, no_device, render, to_int16
 
 # How often wait() looks whether simpleaudio's buffer has finished; this only
@@ -64,8 +64,8 @@ class SimpleaudioSink:
         import simpleaudio
 
         if device is not None:
-            raise InputError("the simpleaudio backend plays on ALSA's default device only; "
-                             "use --backend miniaudio to choose a device")
+            raise SettingError("device", device, "the simpleaudio backend plays on ALSA's default device only",
+                               instead=("backend", "miniaudio"))
         self._sa = simpleaudio
         _quiet_alsa()
         self._probe()

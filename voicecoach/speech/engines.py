@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..errors import InputError, SpeechEngineMissing, SpeechError
+from ..errors import SettingError, SpeechEngineMissing, SpeechError
 from . import worker as ttsworker
 from .voice import ESPEAK_HINT, Voice, VoiceInfo, _phrase, register, resolve_voice
 
@@ -128,7 +128,7 @@ class CommandEngine:
 
     def __init__(self, voice: Voice):
         if not voice.command:
-            raise InputError("the command engine needs a command, e.g. --tts-command 'espeak-ng -w {out} {text}'")
+            raise SettingError("tts_command", None, "the command engine needs one, e.g. 'espeak-ng -w {out} {text}'")
         self.command = voice.command
         self.rate = voice.rate or DEFAULT_COMMAND_RATE  # for a {rate} placeholder: words per minute
 
