@@ -33,7 +33,7 @@ countdown: 2
 outro: Done.
 steps:
   - name: Hold
-    duration: 4s
+    duration: 8s
     prep: 0.5s
   - name: Press
     duration: 3s
@@ -96,7 +96,7 @@ def test_q_ends_the_whole_plan_and_the_panel_shows_the_plan(pulse_server, plan_e
     rec = pulse_server.record(tmp_path / "q.wav")
     term = Terminal([sys.executable, "-m", "voicecoach"], plan_env)
     wait_for_first(rec, "bell")
-    time.sleep(1.0)  # the panel has been drawn a few times
+    time.sleep(1.0)  # the panel has been drawn a few times; the first tick is 6 s after the bell
     sent = time.monotonic()
     term.key("q")
     code = term.wait(30)
