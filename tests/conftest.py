@@ -41,9 +41,10 @@ def session_bus():
 # fuzz 75, sinks 63, cli 49, piper 34, bed play 32). scripts/test hands whole files to two workers in
 # this order (--no-loadscope-reorder: xdist would otherwise start the files with the
 # most tests first, and these one-test files of minutes ran last, alone: 16 minutes).
-LONGEST_FIRST = ["test_journeys.py", "test_hands_free.py", "test_long_session.py", "test_play.py", "test_bench.py",
-                 "test_session_export.py", "test_serve.py", "test_background_export.py", "test_desk.py",
-                 "test_fuzz.py", "test_sinks.py", "test_cli.py", "test_piper.py", "test_background_play.py"]
+LONGEST_FIRST = ["test_journeys.py", "test_hands_free.py", "test_long_session.py", "test_piper.py", "test_play.py",
+                 "test_bench.py", "test_session_export.py", "test_serve.py", "test_background_export.py",
+                 "test_desk.py", "test_fuzz.py", "test_sinks.py", "test_cli.py", "test_growing.py",
+                 "test_background_play.py"]
 
 
 def pytest_collection_modifyitems(items):
