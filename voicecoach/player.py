@@ -219,10 +219,12 @@ class Player:
     commands from the bus and `publish(sample, paused)` tells it where we are.
     `place` says where the session sits in a plan (for the panel), and
     `stopped()` gives the number of a signal that asked to stop, else None.
+    `ears`, when given, is a `listen.Listener`: it taps the render (the echo
+    canceller's reference), hears where we are, and gives spoken commands.
     """
 
     def __init__(self, timeline: Timeline, render, sink, reopen=None, remote=None, place: Place | None = None,
-                 stopped: Callable[[], int | None] = lambda: None):
+                 stopped: Callable[[], int | None] = lambda: None, ears=None):
         self.timeline = timeline
         self.render = render
         self.sink = sink
@@ -231,6 +233,9 @@ class Player:
         self.place = place
         self.stopped = stopped
         self.paused = False
+        self.ears = ears
+        if ears is not None:
+            self.render = ears.follow(timeline, render)
 
     def _seek(self, sample: int) -> None:
         if self.reopen is None:
@@ -271,6 +276,8 @@ class Player:
         if self.remote is not None:
             while (command := self.remote.poll()) is not None:
                 commands.append(command)
+        if self.ears is not None:
+            commands.extend(self.ears.poll())
         return commands
 
     def run(self, from_sample: int = 0, keys: Callable[[], str | None] = lambda: None,
@@ -310,6 +317,8 @@ class Player:
                         return stop()
                 if self.remote is not None:
                     self.remote.publish(self.sink.position(), self.paused)
+                if self.ears is not None:
+                    self.ears.publish(self.sink.position(), self.paused)
                 if show is not None and time.monotonic() - last_shown >= 0.25:
                     show(status(self.timeline, self.sink.position(), self.paused, self.place))
                     last_shown = time.monotonic()
@@ -444,15 +453,18 @@ class LivePlay:
     stops, paused players resume, `on_end` runs, and Interrupted is raised with
     the signal in its outcome.
 
+    `ears` (a `listen.Listener`, opened and closed by the caller) gives spoken commands.
+
     Use as a context manager; whatever happens, no stream is left playing.
     """
 
     def __init__(self, backend: str | None = None, device: str | None = None, mpris: bool = True,
-                 pause_others: bool = False, lock: bool = True, purpose: str = "getting ready"):
+                 pause_others: bool = False, lock: bool = True, purpose: str = "getting ready", ears=None):
         self.backend = backend
         self.device = device
         self.pause_others = pause_others
         self.purpose = purpose
+        self.ears = ears
         self.mpris_off: str | None = None  # why the last session was not on the bus (None: it was, or not asked)
         self._lock = SessionLock() if lock else None
         if self._lock is not None:
@@ -535,7 +547,7 @@ class LivePlay:
                     place = Place(k, len(parts), sum(seconds[:k]), sum(seconds),
                                   parts[k + 1].timeline.title if k + 1 < len(parts) else None)
                     player = Player(part.timeline, part.render, self._sink, self._open, remote, place,
-                                    lambda: signals.received)
+                                    lambda: signals.received, self.ears)
                     self._sink = None  # the player owns it now, and any stream a key reopens
                     try:
                         outcome = player.run(keys=keys, show=show)
