@@ -116,3 +116,10 @@ def main_callback(
         with handled():
             ids = todays_plan(date.today())
         play_routines(ids, PlayChoices())
+
+# spoken commands (voicecoach.listen): play
+ListenOpt = typer.Option(False, "--listen", help='Listen for spoken commands: "pause", "continue", "next", '
+                                                  '"repeat", "stop" (offline; nothing is recorded).')
+ListenDeviceOpt = typer.Option(None, "--listen-device", help="The microphone to listen on (a source name; "
+                                                             "default: the default microphone).")
+ListenLogOpt = typer.Option(False, "--listen-log", help="Print each word heard: score, acted or ignored and why.")

@@ -41,6 +41,9 @@ class PlayChoices:
     pause_others: bool | None = None
     engine: str | None = None
     voice_model: str | None = None
+    listen: bool = False  # spoken commands (voicecoach.listen)
+    listen_device: str | None = None
+    listen_log: bool = False
 
 
 def play_routines(refs: list[str], choices: PlayChoices) -> None:
@@ -72,8 +75,12 @@ def play_routines(refs: list[str], choices: PlayChoices) -> None:
         starts = [pick_step(r, choices.from_step) if choices.from_step else 0 for r in routines]
         lead = choices.lead_in if choices.lead_in is not None else (cfg.lead_in if cfg.lead_in is not None else 5.0)
         # open the device before the slow part, so "no audio device" comes within seconds
-        with LivePlay(choices.backend or cfg.backend, choices.device or cfg.device,
-                      **hands_free(choices.mpris, choices.pause_others, cfg)) as live:
+        ears = _ears(choices, cfg)
+        with contextlib.ExitStack() as stack, LivePlay(choices.backend or cfg.backend, choices.device or cfg.device,
+                                                       ears=ears, **hands_free(choices.mpris, choices.pause_others,
+                                                                                cfg)) as live:
+            if ears is not None:
+                stack.callback(_ears_closed, ears)
             parts = []
             for r, start in zip(routines, starts):
                 opts = options(choices.sample_rate, choices.scale, not choices.no_safety,
@@ -176,3 +183,23 @@ def _panel(enabled: bool):
                 live.stop()
 
     return panel()
+
+
+def _ears(choices: PlayChoices, cfg):
+    """The listener `--listen` asks for, or None; one line on stderr when there is no microphone."""
+    if not choices.listen:
+        return None
+    from ..listen import open_listener
+
+    log = (lambda line: _say(f"listen: {line}", err=True)) if choices.listen_log else None
+    ears, why = open_listener(choices.sample_rate, choices.listen_device, choices.backend or cfg.backend,
+                              choices.device or cfg.device, log)
+    if why:
+        _say(f"voicecoach: {why}; playing without it", err=True)
+    return ears
+
+
+def _ears_closed(ears) -> None:
+    ears.close()
+    if ears.failure:
+        _say(f"voicecoach: {ears.failure}", err=True)

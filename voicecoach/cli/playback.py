@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from .app import (BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, EngineOpt, MprisOpt,
+from .app import (ListenDeviceOpt, ListenLogOpt, ListenOpt,  # noqa: I001
+                  BackendOpt, BackgroundLevelOpt, BackgroundOpt, DeviceOpt, DuckOpt, EngineOpt, MprisOpt,
                   NoBackgroundOpt, NoSafetyOpt, PauseOthersOpt, SampleRateOpt, ScaleOpt, TtsOpt, VoiceModelOpt,
                   ROUTINE_HELP, VoiceOpt, VolumeOpt, WpmOpt, app, complete_routine, console_progress, handled,
                   noted)
@@ -92,6 +93,9 @@ def play(
     background_level: Optional[float] = BackgroundLevelOpt,
     mpris: Optional[bool] = MprisOpt,
     pause_others: Optional[bool] = PauseOthersOpt,
+    listen: bool = ListenOpt,
+    listen_device: Optional[str] = ListenDeviceOpt,
+    listen_log: bool = ListenLogOpt,
 ) -> None:
     """Speak and play a routine live, hands-free: space pauses, n skips, b restarts the step, q quits."""
     from .live import PlayChoices, play_routines
@@ -99,4 +103,5 @@ def play(
     play_routines([routine], PlayChoices(voice, wpm, volume, tts_command, scale, from_, no_safety, backend, device,
                                          lead_in, level, sample_rate, background, no_background, duck,
                                          background_level, mpris, pause_others, engine=engine,
-                                         voice_model=str(voice_model) if voice_model else None))
+                                         voice_model=str(voice_model) if voice_model else None, listen=listen,
+                                         listen_device=listen_device, listen_log=listen_log))

@@ -18,6 +18,9 @@ from .reference import Reference
 from .spotter import RATE, Heard, Spotter
 
 MUTE_S = 0.3  # after an acknowledgement: its own echo dies away
+# A word the canceller took this much out of was mostly the coach's echo, not someone in the room:
+# a person's word over the coach keeps most of its power (0 dB speech-to-echo: about 3 dB taken).
+ECHO_DB = 8.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Hearing:
         self._map: deque[tuple[int, int | None]] = deque(maxlen=400)  # (microphone end, session sample heard)
         self._fed = 0
         self._mute_until = -1
+        self._taken: deque[tuple[int, float]] = deque(maxlen=1000)  # (microphone end, dB the canceller took)
 
     def follow(self, timeline: Timeline) -> None:
         """Judge words against `timeline` from now on (each routine of a plan in turn)."""
@@ -59,6 +63,8 @@ class Hearing:
         self.reference.aligner.note(block, sounding)
         clean = self.canceller.process(block, reference) if self.canceller is not None else block
         self._fed += len(block)
+        if self.canceller is not None:
+            self._taken.append((self._fed, _power_db(block) - _power_db(clean)))
         self._map.append((self._fed, None if sounding is None else sounding - self.reference.lag))
         return [Event(h, self._judge(h)) for h in self.spotter.feed(clean)]
 
@@ -69,8 +75,16 @@ class Hearing:
             return Verdict(heard.word, heard.score, None, "not a word alone (speech around it)")
         if self.gate is None:
             return Verdict(heard.word, heard.score, None, "nothing playing")
-        return self.gate.judge(heard.word, heard.score, heard.strict, self._session(heard.start),
-                               self._session(heard.end))
+        verdict = self.gate.judge(heard.word, heard.score, heard.strict, self._session(heard.start),
+                                  self._session(heard.end))
+        if verdict.reason == "barge-in" and self._echo(heard):
+            return Verdict(heard.word, heard.score, None, "over the coach: mostly the coach's echo")
+        return verdict
+
+    def _echo(self, heard: Heard) -> bool:
+        """Whether the canceller took ECHO_DB or more out of the microphone while the word was said."""
+        taken = [db for end, db in self._taken if heard.start < end <= heard.end + 320]
+        return bool(taken) and float(np.median(taken)) >= ECHO_DB
 
     def _session(self, mic: int) -> int | None:
         """The session sample the microphone heard at microphone sample `mic` (None: nothing played)."""
@@ -84,3 +98,8 @@ class Hearing:
     def close(self) -> None:
         if self.canceller is not None:
             self.canceller.close()
+
+
+def _power_db(block: np.ndarray) -> float:
+    x = block.astype(np.float32)
+    return 10 * float(np.log10(np.mean(x * x) + 1.0))

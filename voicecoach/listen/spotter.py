@@ -5,7 +5,7 @@ threshold, one with only the barge-in words at a stricter one (words.py). A
 word acts only if it stands alone: the microphone is quieter before and after
 it than during it, as when someone says "pause" on the floor, not when a
 sentence (the coach's, or anyone's in the room) merely contains it. That check
-waits ISOLATION_S after the word, which is part of the latency.
+waits ISOLATION_S after the word has fallen quiet, which is part of the latency.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from .words import BARGE_FACTOR, BARGE_IN, THRESHOLDS, keyword_list
 RATE = 16000
 FRAME = 160  # pocketsphinx's 10 ms frame at 16 kHz
 ISOLATION_S = 0.25  # the quiet looked for on either side of a word
-MARGIN_S = 0.15  # the spotter's word ends are this loose (a final "s" or "z" often outlasts them)
+REACH_S = 0.4  # how far a word's loud stretch may run past the spotter's edges of it
+LONGEST_S = 1.5  # a word still undecided this long after it is judged on what is known
 QUIET_DB = 8.0  # how much quieter than the word its surroundings must be
 RESTART_S = 20.0  # a fresh utterance now and then keeps the decoder's memory small
 
@@ -103,13 +104,15 @@ class Spotter:
         return found
 
     def _ripe(self) -> list[Heard]:
-        wait = round((ISOLATION_S + MARGIN_S) * RATE)
-        ripe = [h for h in self._pending if h.end + wait <= self._fed]
-        self._pending = [h for h in self._pending if h.end + wait > self._fed]
-        out = []
-        for h in ripe:
+        out, waiting = [], []
+        for h in self._pending:
+            alone = self._alone(h.start, h.end)
+            if alone is None and h.end + round(LONGEST_S * RATE) > self._fed:
+                waiting.append(h)
+                continue
             strict = any(s.word == h.word and abs(s.end - h.end) < 0.3 * RATE for s in self._strict)
-            out.append(Heard(h.word, h.score, h.start, h.end, strict, self._alone(h.start, h.end)))
+            out.append(Heard(h.word, h.score, h.start, h.end, strict, bool(alone)))
+        self._pending = waiting
         self._strict = [s for s in self._strict if s.end > self._fed - RATE]
         self._trim()
         return out
@@ -125,19 +128,41 @@ class Spotter:
         b = max(0, (end - self._energy_base) // FRAME)
         return self._energy[a:b]
 
-    def _alone(self, start: int, end: int) -> bool:
-        """Whether the microphone is QUIET_DB quieter on both sides of [start, end) than within it."""
+    def _alone(self, start: int, end: int) -> bool | None:
+        """Whether [start, end) is a word alone: its loud stretch ends within REACH_S on both sides and
+        ISOLATION_S QUIET_DB quieter follows and precedes it; None while the audio after it is still to come.
+
+        The spotter's word edges are loose (it often fires before a final "s" has ended), so the
+        loud stretch is followed to where it falls, rather than trusting the edges.
+        """
         if not self.isolation:
             return True
-        margin, span = round(MARGIN_S * RATE), round(ISOLATION_S * RATE)
         word = self._db(start, end)
         if len(word) == 0:
             return False
-        loud = float(np.percentile(word, 75))
-        for side in (self._db(start - margin - span, start - margin), self._db(end + margin, end + margin + span)):
-            if len(side) and float(np.percentile(side, 90)) > loud - QUIET_DB:
-                return False
-        return True
+        quiet = float(np.percentile(word, 75)) - QUIET_DB
+        reach, span = round(REACH_S * RATE) // FRAME, round(ISOLATION_S * RATE) // FRAME
+        a = (start - self._energy_base) // FRAME
+        b = (end - self._energy_base) // FRAME
+        e = self._energy
+        for k in range(reach + 1):  # forward to the end of the loud stretch
+            if b + k >= len(e):
+                return None
+            if e[b + k] <= quiet:
+                break
+        else:
+            return False  # speech runs on: a sentence, not a word alone
+        after = e[b + k:b + k + span]
+        if len(after) < span:
+            return None
+        k0 = 0
+        for k0 in range(reach + 1):  # back to the start of the loud stretch
+            if a - k0 < 0 or e[a - k0] <= quiet:
+                break
+        else:
+            return False
+        before = e[max(0, a - k0 - span):max(0, a - k0)]
+        return all(len(side) == 0 or float(np.percentile(side, 90)) <= quiet for side in (before, after))
 
     def _trim(self) -> None:
         keep = round(4 * RATE) // FRAME  # the longest word plus both sides, with room
