@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "voicecoach"
 LAYERS = {
     1: ["cli"],
     2: ["practice", "serve"],
-    3: ["player", "sinks", "mpris", "mediaplayer2", "export", "chapters", "subtitles"],
+    3: ["player", "listen", "sinks", "mpris", "mediaplayer2", "export", "chapters", "subtitles"],
     4: ["session"],
     5: ["routines", "speech", "sounds", "config", "files"],
     6: ["timeline", "mixer", "bed", "level", "duration", "errors", "text", "wording", "routines.model", "routines.safety"],
