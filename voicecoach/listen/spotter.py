@@ -129,11 +129,11 @@ class Spotter:
         return self._energy[a:b]
 
     def _alone(self, start: int, end: int) -> bool | None:
-        """Whether [start, end) is a word alone: its loud stretch ends within REACH_S on both sides and
-        ISOLATION_S QUIET_DB quieter follows and precedes it; None while the audio after it is still to come.
+        """Whether [start, end) is a word alone: within REACH_S of each of its edges there are
+        ISOLATION_S QUIET_DB quieter than the word; None while the audio after it is still to come.
 
-        The spotter's word edges are loose (it often fires before a final "s" has ended), so the
-        loud stretch is followed to where it falls, rather than trusting the edges.
+        The spotter's word edges are loose (it often fires before a final "s" has ended, and a
+        word has short dips inside), so the quiet is looked for near the edges, not at them.
         """
         if not self.isolation:
             return True
@@ -145,24 +145,17 @@ class Spotter:
         a = (start - self._energy_base) // FRAME
         b = (end - self._energy_base) // FRAME
         e = self._energy
-        for k in range(reach + 1):  # forward to the end of the loud stretch
-            if b + k >= len(e):
+        calm = lambda lo: float(np.percentile(e[lo:lo + span], 90)) <= quiet  # noqa: E731
+        after = None
+        for k in range(reach + 1):
+            if b + k + span > len(e):
                 return None
-            if e[b + k] <= quiet:
+            if calm(b + k):
+                after = True
                 break
-        else:
+        if not after:
             return False  # speech runs on: a sentence, not a word alone
-        after = e[b + k:b + k + span]
-        if len(after) < span:
-            return None
-        k0 = 0
-        for k0 in range(reach + 1):  # back to the start of the loud stretch
-            if a - k0 < 0 or e[a - k0] <= quiet:
-                break
-        else:
-            return False
-        before = e[max(0, a - k0 - span):max(0, a - k0)]
-        return all(len(side) == 0 or float(np.percentile(side, 90)) <= quiet for side in (before, after))
+        return any(a - k - span < 0 or calm(a - k - span) for k in range(reach + 1))
 
     def _trim(self) -> None:
         keep = round(4 * RATE) // FRAME  # the longest word plus both sides, with room
