@@ -20,7 +20,7 @@ from .spotter import RATE, Heard, Spotter
 MUTE_S = 0.3  # after an acknowledgement: its own echo dies away
 # A word the canceller took this much out of was mostly the coach's echo, not someone in the room:
 # a person's word over the coach keeps most of its power (0 dB speech-to-echo: about 3 dB taken).
-ECHO_DB = 8.0
+ECHO_DB = 6.0
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ THRESHOLDS = {
     "back": 1e-10,
     "stop": 1e-14,
 }
-BARGE_FACTOR = 1e10  # the barge-in spotter's threshold is this many times the quiet one (higher: stricter)
+BARGE_FACTOR = 1e12  # the barge-in spotter's threshold is this many times the quiet one (higher: stricter)
 
 
 def keyword_list(words: dict[str, float]) -> str:
