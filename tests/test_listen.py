@@ -18,7 +18,7 @@ def timeline(*events: Event, seconds: float = 20.0) -> Timeline:
     return Timeline("t", "T", RATE, round(seconds * RATE), (), tuple(events))
 
 
-def test_the_gate_lets_quiet_words_act_and_only_strict_pause_or_stop_over_the_coach():
+def test_the_gate_lets_quiet_words_act_and_only_strict_pause_or_stop_over_the_coach_none_over_a_chime():
     said = Event("speech", 2 * RATE, 2 * RATE, 0, text="Next: knee hug, and stop if it hurts.")
     chime = Event("chime", 8 * RATE, RATE // 2, 0, sound="bell")
     gate = Gate(timeline(said, chime))
@@ -31,7 +31,7 @@ def test_the_gate_lets_quiet_words_act_and_only_strict_pause_or_stop_over_the_co
     assert gate.judge("repeat", -0.1, True, *over).command is None
     assert gate.judge("pause", -0.1, False, *over).reason == "over the coach: below the barge-in threshold"
     assert gate.judge("pause", -0.1, True, *over).command == "pause"
-    assert gate.judge("pause", -0.1, True, 8 * RATE + 100, 8 * RATE + 900).reason == "barge-in"  # the chime
+    assert gate.judge("pause", -0.1, True, 8 * RATE + 100, 8 * RATE + 900).reason == "over the session's own chime"
     tail = 8 * RATE + RATE // 2 + round(0.2 * RATE)  # the room's echo of the chime, inside the tail
     assert gate.judge("next", -0.1, False, tail, tail + 100).command is None
     assert gate.judge("next", -0.1, False, tail + RATE, tail + RATE + 100).command == "next"

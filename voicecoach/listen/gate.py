@@ -1,8 +1,8 @@
 """The gate: whether a heard word may act, from the session's own timeline (pure).
 
 voicecoach knows to the sample when its own speech and sounds play. A word
-heard while one of them sounds (plus `tail` for the room's echo) is barge-in:
-only "pause" and "stop", and only from the strict spotter. A word the coach is
+heard while the coach speaks (plus `tail` for the room's echo) is barge-in:
+only "pause" and "stop", and only from the strict spotter; over a chime none. A word the coach is
 saying at that moment never acts, whatever the spotter says: "Next: knee hug"
 must not skip a step even with the echo canceller off.
 """
@@ -33,13 +33,15 @@ class Gate:
 
     def __init__(self, timeline: Timeline, tail_s: float = TAIL_S):
         tail = round(tail_s * timeline.sample_rate)
-        spans = sorted((e.sample, e.end + tail, _words(e.text)) for e in timeline.events if e.samples > 0)
+        # a chime has no words: None marks it (a word over it never acts, see judge)
+        spans = sorted((e.sample, e.end + tail, _words(e.text) if e.is_speech else None)
+                       for e in timeline.events if e.samples > 0)
         self._starts = [s for s, _, _ in spans]
         self._spans = spans
         self._longest = max((b - a for a, b, _ in spans), default=0)
 
-    def sounding(self, start: int, end: int) -> list[frozenset[str]]:
-        """The words of every own sound (empty for a chime) that overlaps session samples [start, end]."""
+    def sounding(self, start: int, end: int) -> list[frozenset[str] | None]:
+        """The words of every own sound (None for a chime) that overlaps session samples [start, end]."""
         hi = bisect_right(self._starts, end)
         lo = bisect_right(self._starts, start - self._longest - 1)
         return [words for a, b, words in self._spans[lo:hi] if a <= end and b >= start]
@@ -54,6 +56,11 @@ class Gate:
         own = self.sounding(start, end)
         if not own:
             return Verdict(word, score, COMMANDS[word], "quiet")
+        if any(words is None for words in own):
+            # Barge-in is for the coach's speech. A chime's echo is a short, clean, isolated sound,
+            # the very shape of a word said alone, and the spotter heard "pause" in one; a chime
+            # lasts at most 1.5 s, so whoever said a word over it says it again.
+            return Verdict(word, score, None, "over the session's own chime")
         if any(word in words for words in own):
             return Verdict(word, score, None, "the coach says it")
         if word not in BARGE_IN:
