@@ -29,6 +29,8 @@ def test_the_gate_lets_quiet_words_act_and_only_strict_pause_or_stop_over_the_co
     assert gate.judge("next", -0.1, True, *over).reason == "the coach says it"
     assert gate.judge("stop", -0.1, True, *over).reason == "the coach says it"
     assert gate.judge("repeat", -0.1, True, *over).command is None
+    pressing = Gate(timeline(Event("speech", 2 * RATE, 2 * RATE, 0, text="Press. 3 seconds.")))
+    assert pressing.judge("pause", -0.1, True, *over).reason == "the coach says it"  # it sounds alike
     assert gate.judge("pause", -0.1, False, *over).reason == "over the coach: below the barge-in threshold"
     assert gate.judge("pause", -0.1, True, *over).command == "pause"
     assert gate.judge("pause", -0.1, True, 8 * RATE + 100, 8 * RATE + 900).reason == "over the session's own chime"

@@ -13,7 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from ..timeline import Timeline
-from .words import BARGE_IN, COMMANDS
+from .words import BARGE_IN, COMMANDS, SOUNDS_LIKE
 
 TAIL_S = 0.3  # a living room's reverb dies away well within this
 
@@ -61,7 +61,8 @@ class Gate:
             # the very shape of a word said alone, and the spotter heard "pause" in one; a chime
             # lasts at most 1.5 s, so whoever said a word over it says it again.
             return Verdict(word, score, None, "over the session's own chime")
-        if any(word in words for words in own):
+        alike = {word, *SOUNDS_LIKE.get(word, ())}
+        if any(alike & words for words in own):
             return Verdict(word, score, None, "the coach says it")
         if word not in BARGE_IN:
             return Verdict(word, score, None, "over the coach: only pause and stop")

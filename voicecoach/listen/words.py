@@ -31,6 +31,14 @@ THRESHOLDS = {
     "back": 1e-10,
     "stop": 1e-14,
 }
+# Words of the coach that the spotter takes for a barge-in word: while the coach says one of them,
+# that command never acts (as if the coach said the command itself). "Press" was heard as
+# "pause" through a live room, at the strict threshold, with the canceller on.
+SOUNDS_LIKE = {
+    "pause": ("press", "presses", "pose", "poses", "paws", "pass", "pauses", "paused", "cause", "because",
+              "pulse", "pours", "prone", "push", "pushes"),
+    "stop": ("step", "steps", "stops", "stopped", "top", "stomp", "drop", "shop", "slow", "still"),
+}
 BARGE_FACTOR = 1e12  # the barge-in spotter's threshold is this many times the quiet one (higher: stricter)
 
 
