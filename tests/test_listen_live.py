@@ -70,14 +70,14 @@ def heard(recording: np.ndarray) -> list[tuple[int, str]]:
     return sorted(hits)
 
 
-def wait_for(rec, template: np.ndarray, timeout: float = 60.0) -> int:
+def wait_for(rec, template: np.ndarray, lines: list[str], timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.05)
         hits = find(rec.so_far(), template, threshold=0.6)
         if hits:
             return hits[0]
-    raise AssertionError("the sound never came")
+    raise AssertionError("the sound never came; heard: " + "\n".join(lines))
 
 
 @pytest.mark.slow
@@ -102,7 +102,7 @@ def test_pause_and_continue_said_into_the_room(room_server, tmp_path, monkeypatc
         with LivePlay(backend="pulse", mpris=False, lock=False, ears=ears) as live:
             player = threading.Thread(target=lambda: outcome.update(o=live.play(timeline, session.render)))
             player.start()
-            bell = wait_for(rec, sounds.load("bell", RATE))
+            bell = wait_for(rec, sounds.load("bell", RATE), lines)
             time.sleep(max(0.0, rec.time_of(bell) + 2.0 - time.monotonic()))  # 2 s into the 10 s hold
             said = time.monotonic()
             lines.append(f"said pause at {ears.listened_s:.2f}")
