@@ -139,3 +139,25 @@ def test_pause_and_continue_said_into_the_room(room_server, tmp_path, monkeypatc
     latency = rec.time_of(blips[0]) - word_end
     record_property("listen_ack_latency_ms", round(1000 * latency))
     assert said < rec.time_of(blips[0]) and latency < 0.6, f"acknowledged {latency:.2f} s after the word ({lines})"
+
+
+@pytest.mark.audio
+def test_listen_test_prints_the_word_said_into_the_microphone(room_server, tmp_path):
+    import os
+    import signal
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).parent / "voicecoach")
+    proc = subprocess.Popen([exe, "listen-test"], env={**os.environ, **room_server.env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3.0)  # the decoder loads its model
+        say(room_server, voice_clip("flite:slt", "pause"))
+        time.sleep(2.0)  # the quiet after the word that says it was alone
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    words = [line for line in out.splitlines() if line.strip().endswith(("alone", "(would not act)"))]
+    assert any('"pause"' in line and line.endswith("alone") for line in words), (out, err)
+    assert proc.returncode == 130, err
