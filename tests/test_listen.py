@@ -92,3 +92,35 @@ def test_no_sound_server_means_no_listening_and_one_reason(no_audio_env):
     ears, why = open_listener(RATE)
     assert ears is None
     assert why.startswith("not listening: no sound server to listen through")
+
+
+def _diverge(canceller: Canceller) -> None:
+    """An echo path the filter learns, then gone, then a clipped frame: speexdsp resets and says so on fd 2."""
+    rng = np.random.default_rng(1)
+    ref = (rng.standard_normal(16000 * 20) * 8000).clip(-32768, 32767).astype(np.int16)
+    mic = np.concatenate([ref[:16000 * 10], np.zeros(16000 * 10, np.int16)])
+    for k in range(0, len(ref), 1600):
+        canceller.process(mic[k:k + 1600], ref[k:k + 1600])
+    full = np.full(1600, 32767, np.int16)
+    canceller.process(full, full)
+
+
+def test_speexdsps_reset_warning_never_reaches_stderr_while_listening_and_everything_else_does(capfd):
+    import os
+
+    from voicecoach.listen.sieve import Sieve
+
+    canceller = Canceller()
+    try:
+        _diverge(canceller)
+        assert "acting funny" in capfd.readouterr().err  # speexdsp does say it: the sieve has work to do
+        with Sieve():
+            os.write(2, b"before\n")
+            _diverge(canceller)
+            os.write(2, b"after, ")
+            os.write(2, b"in two writes\n")
+    finally:
+        canceller.close()
+    err = capfd.readouterr().err
+    assert "acting funny" not in err
+    assert err == "before\nafter, in two writes\n"

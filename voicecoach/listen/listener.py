@@ -11,6 +11,7 @@ that goes away ends only the listening: `failure` says why.
 """
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -23,6 +24,7 @@ import numpy as np
 from ..timeline import Timeline
 from .ack import LENGTH_S, Acknowledger
 from .hearing import Event, Hearing
+from .sieve import Sieve
 
 READ_S = 0.02  # the microphone's fragment: reading more often finds nothing new
 STALE_S = 0.5  # a position not published for this long: nothing plays any more
@@ -48,6 +50,9 @@ class Listener:
         self.hearing = Hearing(rate, cancel=cancel)
         self._capture = Capture(mic)
         self._ack = Acknowledger(rate, backend, device)
+        with contextlib.suppress(Exception):  # no stream for it: commands still act, unconfirmed
+            self._ack.ready()  # here, not on the thread: the player opens its stream now too
+        self._sieve = Sieve()  # speexdsp's own warning kept off the terminal
         self._commands: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._where: tuple[int, bool, float] | None = None
         self._stop = threading.Event()
@@ -94,7 +99,6 @@ class Listener:
 
         started = time.thread_time()
         try:
-            self._ack.ready()
             while not self._stop.wait(READ_S):
                 block = self._capture.read()
                 if len(block):
@@ -127,6 +131,7 @@ class Listener:
         self._capture.close()
         self._ack.close()
         self.hearing.close()
+        self._sieve.close()
 
     def __enter__(self) -> "Listener":
         return self
