@@ -77,7 +77,8 @@ def wait_for(rec, template: np.ndarray, lines: list[str], timeout: float = 60.0)
         hits = find(rec.so_far(), template, threshold=0.6)
         if hits:
             return hits[0]
-    raise AssertionError("the sound never came; heard: " + "\n".join(lines))
+    raise AssertionError(f"the sound never came ({len(rec.so_far()) / RATE:.1f} s recorded); heard:\n"
+                         + "\n".join(lines))
 
 
 @pytest.mark.slow
@@ -100,7 +101,14 @@ def test_pause_and_continue_said_into_the_room(room_server, tmp_path, monkeypatc
     outcome = {}
     with Listener(RATE, backend="pulse", log=lines.append) as ears:
         with LivePlay(backend="pulse", mpris=False, lock=False, ears=ears) as live:
-            player = threading.Thread(target=lambda: outcome.update(o=live.play(timeline, session.render)))
+            def run() -> None:
+                try:
+                    outcome["o"] = live.play(timeline, session.render)
+                except BaseException as exc:  # said in the failure below, not lost on the thread
+                    lines.append(f"the player raised {type(exc).__name__}: {exc}")
+                    raise
+
+            player = threading.Thread(target=run)
             player.start()
             bell = wait_for(rec, sounds.load("bell", RATE), lines)
             time.sleep(max(0.0, rec.time_of(bell) + 2.0 - time.monotonic()))  # 2 s into the 10 s hold
