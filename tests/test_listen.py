@@ -124,3 +124,11 @@ def test_speexdsps_reset_warning_never_reaches_stderr_while_listening_and_everyt
     err = capfd.readouterr().err
     assert "acting funny" not in err
     assert err == "before\nafter, in two writes\n"
+
+
+def test_the_spotter_takes_an_empty_read():
+    from voicecoach.listen.spotter import Spotter
+
+    spotter = Spotter()
+    assert spotter.feed(np.zeros(0, np.int16)) == []  # a microphone read with nothing new yet
+    assert spotter.feed(np.zeros(1600, np.int16)) == []

@@ -31,7 +31,7 @@ def listen_test(on_word: Callable[[Heard], None], mic: str | None = None,
         spotter = Spotter()
         while not until():
             time.sleep(READ_S)
-            for heard in spotter.feed(capture.read()):
+            for heard in spotter.feed(capture.read()):  # an empty read (nothing new) finds nothing
                 on_word(heard)
     except MicrophoneGone as exc:
         raise EnvironmentProblem(str(exc)) from None

@@ -72,6 +72,8 @@ class Spotter:
 
     def feed(self, block: np.ndarray) -> list[Heard]:
         """Feed int16 samples; return the words now judged (alone or not), oldest first."""
+        if len(block) == 0:
+            return []  # pocketsphinx's process_raw takes no empty buffer (IndexError)
         # A microphone never gives exact zeros, but a sound server's silence does, and on exact
         # zeros the decoder's running cepstral mean drifts away: a whisper of dither keeps it sane.
         block = (np.asarray(block, dtype=np.int16) + self._rng.integers(-2, 3, len(block))).astype(np.int16)
