@@ -132,3 +132,28 @@ def test_the_spotter_takes_an_empty_read():
     spotter = Spotter()
     assert spotter.feed(np.zeros(0, np.int16)) == []  # a microphone read with nothing new yet
     assert spotter.feed(np.zeros(1600, np.int16)) == []
+
+
+def test_why_not_listening_is_said_for_listen_given_and_for_the_config_files_only_with_verbose(capsys, tmp_path):
+    from voicecoach.cli.live import say_not_listening
+    from voicecoach.cli.output import settings as cli
+    from voicecoach.config import load_config
+    from voicecoach.settings import resolve
+
+    path = tmp_path / "config.yaml"
+    path.write_text("listen: true\n")
+    from_file = resolve(load_config(path), {})
+    given = resolve(None, {"listen": True}, labels={"listen": "--listen"})
+    assert from_file.listen and from_file.origin("listen") == "config.yaml:1" and given.origin("listen") == "--listen"
+    verbose = cli.verbose
+    try:
+        cli.verbose = False
+        say_not_listening("not listening: no microphone", from_file)
+        assert capsys.readouterr().err == ""
+        say_not_listening("not listening: no microphone", given)
+        assert capsys.readouterr().err == "voicecoach: not listening: no microphone\n"
+        cli.verbose = True
+        say_not_listening("not listening: no microphone", from_file)
+        assert capsys.readouterr().err == "voicecoach: not listening: no microphone\n"
+    finally:
+        cli.verbose = verbose
