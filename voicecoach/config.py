@@ -5,7 +5,7 @@ voice, rate, volume, engine, voice_model, tts_command, backend, device, lead_in;
 the background bed: background (a bed name, or an audio file, relative to the
 config file's folder), background_level and duck (dB); mpris (false: not
 a media player on the session bus) and pause_others (true: pause other media
-players while a session plays); cache_limit (the speech cache's size, e.g. 500MB);
+players while a session plays); listen (true: spoken commands) and listen_device (the microphone); cache_limit (the speech cache's size, e.g. 500MB);
 serve_host and serve_port (where `serve` listens).
 
 Which value wins over which is settings.py's business; where the file is, paths.py's.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 CONFIG_KEYS = ("voice", "rate", "volume", "engine", "voice_model", "tts_command", "backend", "device", "lead_in",
                "background", "background_level", "duck", "mpris", "pause_others", "cache_limit",
-               "serve_host", "serve_port")
+               "serve_host", "serve_port", "listen", "listen_device")
 # The ranges the command line allows too: a bed up to 6 dB under the speech, a duck up to 40 dB.
 BACKGROUND_LEVEL_RANGE = (-40.0, -6.0)
 DUCK_RANGE = (0.0, 40.0)
@@ -46,6 +46,8 @@ class Config:
     cache_limit: int | None = None  # bytes
     serve_host: str | None = None
     serve_port: int | None = None
+    listen: bool | None = None
+    listen_device: str | None = None
     path: Path | None = None  # the file read, None when there was none
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)  # key: the line it is set on
 
@@ -68,7 +70,7 @@ def load_config(path: Path | None = None) -> Config:
     fields = b.mapping(root, "settings")
     b.check_keys(root, CONFIG_KEYS, "the config file")
     values: dict = {}
-    for key in ("voice", "engine", "voice_model", "backend", "device", "serve_host"):
+    for key in ("voice", "engine", "voice_model", "backend", "device", "serve_host", "listen_device"):
         if key in fields:
             values[key] = b.text(fields[key], key)
     if "rate" in fields:
@@ -77,7 +79,7 @@ def load_config(path: Path | None = None) -> Config:
         values["serve_port"] = b.whole(fields["serve_port"], "serve_port", 0, 65535)
     if "volume" in fields:
         values["volume"] = b.volume(fields["volume"])
-    for key in ("mpris", "pause_others"):
+    for key in ("mpris", "pause_others", "listen"):
         if key in fields:
             values[key] = b.flag(fields[key], key)
     if "lead_in" in fields:

@@ -51,6 +51,9 @@ SPECS = (
     Spec("cache_limit"),  # bytes; None: the speech cache's own default
     Spec("serve_host"),  # None: this machine's address on the local network
     Spec("serve_port", 8765),
+    Spec("listen", False),  # spoken commands (listen/)
+    Spec("listen_device"),  # None: the default microphone
+    Spec("listen_log", False, config=False),
     Spec("scale", 1.0, config=False),
     Spec("safety", True, config=False),
     Spec("sample_rate", 22050, config=False),

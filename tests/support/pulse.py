@@ -162,9 +162,10 @@ class PulseServer:
     ``folder`` (removed by ``stop``), ``sink`` and ``rate``.
     """
 
-    def __init__(self, rate: int = RATE, sink: str = SINK):
+    def __init__(self, rate: int = RATE, sink: str = SINK, modules: tuple[str, ...] = ()):
         self.rate = rate
         self.sink = sink
+        self.modules = modules  # more modules to load, with their arguments (a room for the listener)
         self.folder: Path | None = None
         self.env: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
@@ -231,7 +232,8 @@ class PulseServer:
              "--log-target=stderr",
              f"--load=module-null-sink sink_name={self.sink} rate={self.rate} "
              "channels=1 format=s16le norewinds=1",
-             f"--load=module-native-protocol-unix auth-anonymous=1 socket={self.socket}"],
+             f"--load=module-native-protocol-unix auth-anonymous=1 socket={self.socket}",
+             *(f"--load={module}" for module in self.modules)],
             env=server_env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
         )
         deadline = time.monotonic() + timeout

@@ -99,6 +99,12 @@ FromOpt = typer.Option(None, "--from", help="Start at step N (1-based) or the st
 LeadInOpt = typer.Option(None, "--lead-in", min=0.0, max=120.0,
                          help="Seconds to get into position before anything starts (default 5).")
 LevelOpt = typer.Option(None, "--level", min=1, help="Progression level to play at (default: from your history).")
+ListenOpt = typer.Option(None, "--listen/--no-listen", help='Listen for spoken commands: "pause", "continue", '
+                                                           '"next", "repeat", "stop" (offline; nothing is recorded).')
+ListenDeviceOpt = typer.Option(None, "--listen-device", help="The microphone to listen on (a source name; "
+                                                             "default: the default microphone).")
+ListenLogOpt = typer.Option(None, "--listen-log/--no-listen-log",
+                            help="Print each word heard: score, acted or ignored and why.")
 
 # The option groups the commands share: (parameter, type, option). A parameter is named after the
 # setting it gives (settings.SPECS); `no_safety` and `no_background` give safety and background off.
@@ -112,7 +118,9 @@ BED = (("background", Optional[str], BackgroundOpt), ("no_background", bool, NoB
 DEVICE = (("backend", Optional[str], BackendOpt), ("device", Optional[str], DeviceOpt),
           ("mpris", Optional[bool], MprisOpt), ("pause_others", Optional[bool], PauseOthersOpt))
 LIVE = (("start", Optional[str], FromOpt), ("lead_in", Optional[float], LeadInOpt), ("level", Optional[int], LevelOpt))
-PLAY = VOICE + VOLUME + RENDER + LIVE + DEVICE + BED  # play; `settings` takes the same
+LISTEN = (("listen", Optional[bool], ListenOpt), ("listen_device", Optional[str], ListenDeviceOpt),
+          ("listen_log", Optional[bool], ListenLogOpt))
+PLAY = VOICE + VOLUME + RENDER + LIVE + DEVICE + BED + LISTEN  # play; `settings` takes the same
 
 
 def with_options(*groups):

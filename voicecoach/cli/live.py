@@ -16,14 +16,15 @@ import typer
 from .output import console_progress, handled, noted, settings
 
 
-def play_routines(refs: list[str], settings) -> None:
-    """Play the routines as one plan (one routine for `play`) with `settings`, and say how it ended."""
+def play_routines(refs: list[str], chosen) -> None:
+    """Play the routines as one plan (one routine for `play`) with the settings `chosen`, and say how it ended."""
     import voicecoach as vc
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     with handled():
-        played = vc.play(refs, settings, ask=typer.confirm if interactive else None, keys=interactive,
-                           panel=_panel(interactive), progress=console_progress, on_voice=noted)
+        played = vc.play(refs, chosen, ask=typer.confirm if interactive else None, keys=interactive,
+                         panel=_panel(interactive), progress=console_progress, on_voice=noted, heard=heard,
+                         deaf=lambda why: say_not_listening(why, chosen))
     if played is None:
         typer.echo("Not playing. Please have a professional check first; `voicecoach safety` lists the warning signs.")
         return
@@ -89,6 +90,17 @@ def say_mpris_off(why: str | None) -> None:
     """With --verbose, one line on stderr when the session could not be on the session bus (`why`)."""
     if settings.verbose and why:
         typer.echo(why, err=True)
+
+
+def heard(line: str) -> None:
+    """One word the listener heard (--listen-log), on stderr."""
+    _say(f"listen: {line}", err=True)
+
+
+def say_not_listening(why: str, chosen) -> None:
+    """Why spoken commands are off: always for --listen, with --verbose only when the config file asked."""
+    if chosen.origin("listen").startswith("--") or settings.verbose:
+        _say(f"voicecoach: {why}", err=True)
 
 
 def _panel(enabled: bool):

@@ -62,3 +62,14 @@ def play(
     with handled():
         settings = resolved(given)
     play_routines([routine], settings)
+
+
+@app.command("listen-test")
+def listen_test(device: Optional[str] = typer.Option(None, "--listen-device", help="The microphone to test "
+                                                                                   "(default: the default one).")) -> None:
+    """Print each spoken command heard on the microphone, with its score, until Ctrl-C; nothing is recorded."""
+    from ..listen.probe import describe, listen_test as run
+
+    typer.echo('Listening for "pause", "continue", "resume", "next", "repeat", "back", "stop"; Ctrl-C ends.')
+    with handled():
+        run(lambda heard: typer.echo(describe(heard)), device)

@@ -12,8 +12,8 @@ from typing import Optional
 import typer
 
 from ..practice.plan import FALLBACK, at_current_level, calendar_plans, level_for, todays_plan
-from .app import BED, DEVICE, VOICE, app, handled, noted, resolved, with_options
-from .live import say_mpris_off
+from .app import BED, DEVICE, LISTEN, VOICE, app, handled, noted, resolved, with_options
+from .live import heard, say_mpris_off, say_not_listening
 
 _GRID_NONE, _GRID_SOME, _GRID_DONE = "·", "▫", "▪"
 
@@ -119,7 +119,7 @@ def _print_week(rows: list[tuple[str, str, str, bool]]) -> None:
 
 
 @app.command()
-@with_options(BED)
+@with_options(BED, LISTEN)
 def today(
     day: Optional[str] = DateOpt,
     play_: bool = typer.Option(False, "--play", help="Play the routines one after another."),
@@ -213,14 +213,16 @@ MinuteSecondsOpt = typer.Option(60.0, "--minute-seconds", min=0.01, max=60.0,
 
 
 @app.command()
-@with_options(DEVICE[:2], VOICE, DEVICE[2:])
+@with_options(DEVICE[:2], VOICE, DEVICE[2:], LISTEN)
 def remind(every: str = EveryOpt, hours: str = HoursOpt, count: Optional[int] = CountOpt,
            minute_seconds: float = MinuteSecondsOpt, given: dict = None) -> None:
     """Desk mode: a chime and a spoken prompt every hour, then a timed walk and a seated glute squeeze."""
     import voicecoach as vc
 
-    with handled(), vc.DeskMode(resolved(given), every, hours, count, minute_seconds / 60, on_voice=noted,
-                             purpose="desk mode, voicecoach remind") as desk:
+    with handled(), vc.DeskMode(chosen := resolved(given), every, hours, count, minute_seconds / 60, on_voice=noted,
+                             purpose="desk mode, voicecoach remind", heard=heard) as desk:
+        if desk.not_listening:
+            say_not_listening(desk.not_listening, chosen)
         typer.echo(f"Desk breaks every {_spoken(desk.period)} from {desk.start:%H:%M} to {desk.end:%H:%M}; "
                    f"the first at {desk.first:%H:%M}. Ctrl-C stops.")
         try:

@@ -61,15 +61,18 @@ class LivePlay:
     stops, paused players resume, `on_end` runs, and Interrupted is raised with
     the signal in its outcome.
 
+    `ears` (a `listen.Listener`, opened and closed by the caller) gives spoken commands.
+
     Use as a context manager; whatever happens, no stream is left playing.
     """
 
     def __init__(self, backend: str | None = None, device: str | None = None, mpris: bool = True,
-                 pause_others: bool = False, lock: bool = True, purpose: str = "getting ready"):
+                 pause_others: bool = False, lock: bool = True, purpose: str = "getting ready", ears=None):
         self.backend = backend
         self.device = device
         self.pause_others = pause_others
         self.purpose = purpose
+        self.ears = ears
         self.mpris_off: str | None = None  # why the last session was not on the bus (None: it was, or not asked)
         self._lock = SessionLock() if lock else None
         if self._lock is not None:
@@ -158,7 +161,7 @@ class LivePlay:
                     place = Place(k, len(parts), sum(seconds[:k]), sum(seconds),
                                   parts[k + 1].timeline.title if k + 1 < len(parts) else None)
                     player = Player(part.timeline, part.render, self._sink, self._open, remote, place,
-                                    lambda: signals.received, part.growing)
+                                    lambda: signals.received, part.growing, self.ears)
                     self._sink = None  # the player owns it now, and any stream a key reopens
                     try:
                         outcome = player.run(keys=keys, show=show)

@@ -32,10 +32,12 @@ class Player:
     `growing`, when given, is a growing.GrowingSession: the timeline is its
     latest, and the loop tells it where the listener is, so a wait for speech
     goes before the next announcement in time.
+    `ears`, when given, is a `listen.Listener`: it taps the render (the echo
+    canceller's reference), hears where we are, and gives spoken commands.
     """
 
     def __init__(self, timeline: Timeline, render, sink, reopen=None, remote=None, place: Place | None = None,
-                 stopped: Callable[[], int | None] = lambda: None, growing=None):
+                 stopped: Callable[[], int | None] = lambda: None, growing=None, ears=None):
         self._timeline = timeline
         self.growing = growing
         self.render = render
@@ -45,6 +47,9 @@ class Player:
         self.place = place
         self.stopped = stopped
         self.paused = False
+        self.ears = ears
+        if ears is not None:
+            self.render = ears.follow(self.timeline, render)
 
     @property
     def timeline(self) -> Timeline:
@@ -94,6 +99,8 @@ class Player:
         if self.remote is not None:
             while (command := self.remote.poll()) is not None:
                 commands.append(command)
+        if self.ears is not None:
+            commands.extend(self.ears.poll())
         return commands
 
     def run(self, from_sample: int = 0, keys: Callable[[], str | None] = lambda: None,
@@ -139,6 +146,8 @@ class Player:
                     self.growing.advance(self.sink.position())
                     if self.remote is not None and self.timeline is not grown:
                         self.remote.grew(self.timeline)
+                    if self.ears is not None and self.timeline is not grown:
+                        self.ears.grew(self.timeline)
                 if self.paused:
                     time.sleep(POLL)  # only waiting for a key; the stream is stopped
                 if (signum := self.stopped()) is not None:
@@ -148,6 +157,8 @@ class Player:
                         return stop()
                 if self.remote is not None:
                     self.remote.publish(self.sink.position(), self.paused)
+                if self.ears is not None:
+                    self.ears.publish(self.sink.position(), self.paused)
                 if show is not None and time.monotonic() - last_shown >= 0.25:
                     waiting = self.growing is not None and self.growing.waiting
                     show(status(self.timeline, self.sink.position(), self.paused, self.place)

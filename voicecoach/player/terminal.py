@@ -5,6 +5,7 @@ import contextlib
 import os
 import select
 import sys
+import threading
 from collections.abc import Callable, Iterator
 
 
@@ -50,15 +51,28 @@ def quiet_stderr() -> Iterator[None]:
 
     ALSA's C library prints its own complaints ("ALSA lib pcm.c: Unknown PCM")
     while a device is probed; voicecoach reports the failure in one line itself.
+    Two threads may open devices at once (the listener's acknowledgement beside
+    the player's next stream): the first one in sends fd 2 away, the last one
+    out brings it back, so neither restores the other's /dev/null for good.
     """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _QUIET_LOCK:
+        if _QUIET[0] == 0:
+            sys.stderr.flush()
+            _QUIET[1] = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _QUIET[0] += 1
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _QUIET_LOCK:
+            _QUIET[0] -= 1
+            if _QUIET[0] == 0:
+                os.dup2(_QUIET[1], 2)
+                os.close(_QUIET[1])
+
+
+_QUIET_LOCK = threading.Lock()
+_QUIET: list = [0, None]  # how many are inside quiet_stderr, and fd 2 as it was before the first
 

@@ -268,20 +268,26 @@ class DeskMode:
     """
 
     def __init__(self, settings, every: str, hours: str, count: int | None = None, scale: float = 1.0,
-                 on_voice: Callable | None = None, purpose: str = "desk mode"):
+                 on_voice: Callable | None = None, purpose: str = "desk mode", heard: Callable | None = None):
+        from ..listen import for_settings
         from ..player import LivePlay
         from ..session import voice_for
 
         self.period, (self.start, self.end) = parse_every(every), parse_hours(hours)
         self.count, self.done = count, 0
-        self.live = LivePlay(settings.backend, settings.device, mpris=settings.mpris,
-                             pause_others=settings.pause_others, purpose=purpose)
+        self.ears, self.not_listening = for_settings(settings, heard)  # `heard(line)`: each word (listen_log)
+        try:
+            self.live = LivePlay(settings.backend, settings.device, mpris=settings.mpris,
+                                 pause_others=settings.pause_others, purpose=purpose, ears=self.ears)
+        except BaseException:
+            self.ears is not None and self.ears.close()
+            raise
         try:
             said = on_voice or (lambda voice: voice)
             self.routine, self.timeline, self.render = prepare_break(
                 scale, lambda r: said(voice_for(r, settings)), self.period, every, limit=settings.cache_limit)
         except BaseException:
-            self.live.close()
+            self.close()
             raise
         self.clock = WallClock(speed=1 / scale)
         self.first = next_deadline(self.clock.now(), self.period, self.start, self.end)
@@ -316,6 +322,9 @@ class DeskMode:
 
     def close(self) -> None:
         self.live.close()
+        if self.ears is not None:
+            self.ears.close()
+            self.not_listening = self.ears.failure
 
     def __enter__(self) -> DeskMode:
         return self

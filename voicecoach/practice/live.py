@@ -29,7 +29,8 @@ def _quiet(label: str):
 
 
 def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None, keys: bool = False,
-         panel=None, progress: Callable = _quiet, on_voice: Callable | None = None) -> Played | None:
+         panel=None, progress: Callable = _quiet, on_voice: Callable | None = None,
+         heard: Callable[[str], None] | None = None, deaf: Callable[[str], None] = lambda why: None) -> Played | None:
     """Play the routines `refs` as one plan with `settings` (settings.resolve); None when the safety
     question was answered no.
 
@@ -37,8 +38,11 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
     terminal); `keys` reads the terminal's keys while playing; `panel` is a context
     manager giving the live display's callback (or None); `progress(label)` a context
     manager giving a progress callback for the speech; `on_voice(voice)` is told each
-    routine's voice (its note says why this engine) and returns it.
+    routine's voice (its note says why this engine) and returns it; `heard(line)`
+    gets each word the listener heard (with `settings.listen_log`), `deaf(why)` why
+    there is no listening when `settings.listen` asked for it (at once, or when it stopped).
     """
+    from ..listen import for_settings
     from ..player import Interrupted, LivePlay, keyboard
     from ..practice.safety import confirm_safety
     from . import history
@@ -48,16 +52,26 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
     if ask is not None and not confirm_safety(ask):
         return None
     starts = [_start(r, settings.start) for r in routines]
+    ears, why = for_settings(settings, heard)
+    if why:
+        deaf(why)
+    interrupted = False
     # open the device before the slow part, so "no audio device" comes within seconds
-    with LivePlay(settings.backend, settings.device, mpris=settings.mpris, pause_others=settings.pause_others) as live:
+    with contextlib.ExitStack() as stack:
+        if ears is not None:
+            stack.callback(ears.close)  # after the LivePlay below: the last command was acted on
+        live = stack.enter_context(LivePlay(settings.backend, settings.device, mpris=settings.mpris,
+                                            pause_others=settings.pause_others, ears=ears))
         parts = tuple(_part(r, settings.for_routine(r), start, progress, on_voice, live.grows)
                       for r, start in zip(routines, starts))
         try:
             with keyboard(keys) as read, (panel or contextlib.nullcontext(None)) as show:
                 outcome = live.play_plan(parts, keys=read, show=show)
         except Interrupted as stop:
-            return Played(stop.outcome, parts, True, live.mpris_off)
-    return Played(outcome, parts, False, live.mpris_off)
+            outcome, interrupted = stop.outcome, True
+    if ears is not None and ears.failure:
+        deaf(ears.failure)
+    return Played(outcome, parts, interrupted, live.mpris_off)
 
 
 def _at_level(ref: str, level: int | None, entries):
