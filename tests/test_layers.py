@@ -23,7 +23,7 @@ LAYERS = {
     2: ["practice", "serve"],
     3: ["player", "listen", "sinks", "mpris", "export", "encoding", "chapters", "subtitles"],
     4: ["session", "growing"],
-    5: ["routines", "speech", "sounds", "background", "config", "settings", "paths", "files"],
+    5: ["routines", "speech", "sounds", "background", "config", "settings", "paths", "files", "clib"],
     6: ["timeline", "clock", "interval", "mixer", "bed", "level", "meter", "duration", "errors", "text", "wording",
         "routines.model", "routines.safety"],
 }

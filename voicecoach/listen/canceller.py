@@ -10,9 +10,10 @@ of speexdsp on PyPI is maintained, so these few declarations stand in for one.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 import numpy as np
+
+from .. import clib
 
 # request codes from <speex/speex_echo.h> and <speex/speex_preprocess.h>
 _ECHO_SET_SAMPLING_RATE = 24
@@ -26,34 +27,22 @@ FRAME = 160  # 10 ms at 16 kHz: speexdsp's own advice for the frame of its cance
 # 200 ms holds the reverb tail of a living room; the cost grows with it (docs/performance.md).
 TAIL_S = 0.2
 
-_LIB: ctypes.CDLL | None = None
+_P, _I16 = ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16)
+_SIGNATURES = {
+    "speex_echo_state_init": (_P, [ctypes.c_int, ctypes.c_int]),
+    "speex_echo_state_destroy": (None, [_P]),
+    "speex_echo_cancellation": (None, [_P, _I16, _I16, _I16]),
+    "speex_echo_ctl": (ctypes.c_int, [_P, ctypes.c_int, _P]),
+    "speex_preprocess_state_init": (_P, [ctypes.c_int, ctypes.c_int]),
+    "speex_preprocess_state_destroy": (None, [_P]),
+    "speex_preprocess_run": (ctypes.c_int, [_P, _I16]),
+    "speex_preprocess_ctl": (ctypes.c_int, [_P, ctypes.c_int, _P]),
+}
 
 
 def load() -> ctypes.CDLL:
     """libspeexdsp with the functions used here declared; OSError when it is not installed."""
-    global _LIB
-    if _LIB is None:
-        try:
-            lib = ctypes.CDLL("libspeexdsp.so.1")
-        except OSError:
-            name = ctypes.util.find_library("speexdsp")
-            if name is None:
-                raise OSError("libspeexdsp is not installed (Debian and Ubuntu: libspeexdsp1)") from None
-            lib = ctypes.CDLL(name)
-        p, i16 = ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16)
-        for name, restype, argtypes in (
-                ("speex_echo_state_init", p, [ctypes.c_int, ctypes.c_int]),
-                ("speex_echo_state_destroy", None, [p]),
-                ("speex_echo_cancellation", None, [p, i16, i16, i16]),
-                ("speex_echo_ctl", ctypes.c_int, [p, ctypes.c_int, p]),
-                ("speex_preprocess_state_init", p, [ctypes.c_int, ctypes.c_int]),
-                ("speex_preprocess_state_destroy", None, [p]),
-                ("speex_preprocess_run", ctypes.c_int, [p, i16]),
-                ("speex_preprocess_ctl", ctypes.c_int, [p, ctypes.c_int, p])):
-            function = getattr(lib, name)
-            function.restype, function.argtypes = restype, argtypes
-        _LIB = lib
-    return _LIB
+    return clib.load("libspeexdsp.so.1", "speexdsp", "libspeexdsp1", _SIGNATURES)
 
 
 class Canceller:

@@ -16,25 +16,8 @@ from .spotter import FRAME, RATE
 
 FRAGMENT_MS = 20  # how often the server sends what it recorded: a part of the latency
 
-_MORE = {
-    "pa_stream_connect_record": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(lp.BufferAttr),
-                                                ctypes.c_int]),
-    "pa_stream_peek": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
-                                      ctypes.POINTER(ctypes.c_size_t)]),
-    "pa_stream_drop": (ctypes.c_int, [ctypes.c_void_p]),
-    "pa_stream_readable_size": (ctypes.c_size_t, [ctypes.c_void_p]),
-}
-STREAM_ADJUST_LATENCY = 0x2000
-
-
 class MicrophoneGone(OSError):
     """The microphone (or the sound server) is not there, or went away; the message says which."""
-
-
-def _declare(pa) -> None:
-    for name, (restype, argtypes) in _MORE.items():
-        function = getattr(pa, name)
-        function.restype, function.argtypes = restype, argtypes
 
 
 class Capture:
@@ -46,7 +29,6 @@ class Capture:
         except OSError as exc:
             raise MicrophoneGone(f"no sound server to listen through ({exc})") from None
         pa = self._pa = self._conn.pa
-        _declare(pa)
         self._carry = b""
         spec = lp.SampleSpec(lp.SAMPLE_S16LE, RATE, 1)
         attr = lp.BufferAttr(lp.NO_VALUE, lp.NO_VALUE, lp.NO_VALUE, lp.NO_VALUE, FRAGMENT_MS * RATE // 1000 * 2)
@@ -54,7 +36,7 @@ class Capture:
         with conn.locked():
             self._stream = pa.pa_stream_new(conn.context, b"listening", ctypes.byref(spec), None)
             ok = self._stream and pa.pa_stream_connect_record(
-                self._stream, device.encode() if device else None, ctypes.byref(attr), STREAM_ADJUST_LATENCY) >= 0
+                self._stream, device.encode() if device else None, ctypes.byref(attr), lp.STREAM_ADJUST_LATENCY) >= 0
         ended = (lp.STREAM_READY, lp.STREAM_FAILED, lp.STREAM_TERMINATED)
         if not ok or not conn.until(lambda: pa.pa_stream_get_state(self._stream) in ended, 5.0) \
                 or not self._ready():

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import time
 from typing import Callable, Iterator
+
+from .. import clib
 
 c_p = ctypes.c_void_p
 
@@ -32,6 +33,7 @@ STREAM_START_CORKED = 0x0001
 STREAM_INTERPOLATE_TIMING = 0x0002
 STREAM_NOT_MONOTONIC = 0x0004
 STREAM_AUTO_TIMING_UPDATE = 0x0008
+STREAM_ADJUST_LATENCY = 0x2000
 STREAM_EARLY_REQUESTS = 0x4000
 SEEK_RELATIVE = 0
 NO_VALUE = 0xFFFFFFFF  # (uint32_t) -1: "let the server choose"
@@ -85,6 +87,11 @@ _SIGNATURES = {
                                                   c_p, c_p]),
     "pa_stream_get_state": (ctypes.c_int, [c_p]),
     "pa_stream_writable_size": (ctypes.c_size_t, [c_p]),
+    # the record stream (listen/capture.py: the microphone)
+    "pa_stream_connect_record": (ctypes.c_int, [c_p, ctypes.c_char_p, ctypes.POINTER(BufferAttr), ctypes.c_int]),
+    "pa_stream_peek": (ctypes.c_int, [c_p, ctypes.POINTER(c_p), ctypes.POINTER(ctypes.c_size_t)]),
+    "pa_stream_drop": (ctypes.c_int, [c_p]),
+    "pa_stream_readable_size": (ctypes.c_size_t, [c_p]),
     "pa_stream_write": (ctypes.c_int, [c_p, c_p, ctypes.c_size_t, c_p, ctypes.c_int64, ctypes.c_int]),
     "pa_stream_cork": (c_p, [c_p, ctypes.c_int, c_p, c_p]),
     "pa_stream_flush": (c_p, [c_p, c_p, c_p]),
@@ -99,25 +106,9 @@ _SIGNATURES = {
     "pa_operation_cancel": (None, [c_p]),
     "pa_operation_unref": (None, [c_p]),
 }
-_LIB: ctypes.CDLL | None = None
-
-
 def load() -> ctypes.CDLL:
     """Return libpulse with its functions declared; raise OSError when it is not installed."""
-    global _LIB
-    if _LIB is None:
-        try:
-            lib = ctypes.CDLL("libpulse.so.0")
-        except OSError:
-            name = ctypes.util.find_library("pulse")
-            if name is None:
-                raise OSError("libpulse is not installed (Debian and Ubuntu: libpulse0)") from None
-            lib = ctypes.CDLL(name)
-        for name, (restype, argtypes) in _SIGNATURES.items():
-            function = getattr(lib, name)
-            function.restype, function.argtypes = restype, argtypes
-        _LIB = lib
-    return _LIB
+    return clib.load("libpulse.so.0", "pulse", "libpulse0", _SIGNATURES)
 
 
 class PulseError(OSError):
