@@ -130,7 +130,7 @@ def main() -> int:
             print(f"bench/pacing.py needs {tool} on PATH", file=sys.stderr)
             return 1
     from voicecoach import sinks
-    from voicecoach.session import DEFAULT_WPM as DEFAULT_RATE
+    from voicecoach.settings import DEFAULT_WPM as DEFAULT_RATE
 
     runs = 1 if args.quick else 2
     backends = ("miniaudio",) if args.quick else ("miniaudio", "simpleaudio")

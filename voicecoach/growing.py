@@ -60,6 +60,8 @@ class GrowingSession:
         self.routine, self.options, self.speaker = routine, options, speaker
         rate = options.sample_rate
         self.sound = sound_clips(routine, rate)
+        # every phrase's length until it is spoken: the same guess at every compile, so made once
+        self._estimate = {t: int(len(t) / ESTIMATED_CHARS_PER_SECOND * rate) + 1 for t in phrases(routine, options)}
         self._blocks = blocks(routine, options)
         # the blocks spoken before the play starts: the first words, or with none (--from) the first step's
         self.initial = 1 if self._blocks[0][1] else 2
@@ -100,10 +102,7 @@ class GrowingSession:
 
     def _compose(self) -> None:
         """Compile with the lengths known (estimates for the rest) and the waits so far; called under the lock."""
-        rate = self.options.sample_rate
-        estimate = {t: int(len(t) / ESTIMATED_CHARS_PER_SECOND * rate) + 1
-                    for t in phrases(self.routine, self.options)}
-        speech = estimate | {t: len(c) for t, c in self._clips.items()}
+        speech = self._estimate | {t: len(c) for t, c in self._clips.items()}
         opts = replace(self.options, waits=tuple(sorted(self._waits.items())))
         complete = self._known == len(self._blocks)
         problems = None if complete else []  # steps not spoken yet may not fit on an estimate: no error for them

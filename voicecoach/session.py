@@ -18,12 +18,11 @@ from .mixer import Mixer
 from .mixer import key as key_of
 from .routines.model import Routine, expand
 from .routines.safety import SHORT_REMINDER
-from .settings import DEFAULT_WPM  # noqa: F401  (the speaking rate's default, for the estimate below)
 from .timeline import Options, Timeline, compile, phrases, sounds_needed
 
 Progress = Callable[[int, int], None]
 SAMPLE_RATE = 22050  # Hz: the session's sample rate unless the caller asks for another
-# At DEFAULT_WPM a voice says about 13 characters a second (espeak-ng 13.6, Piper's joe 13.1
+# At settings.DEFAULT_WPM a voice says about 13 characters a second (espeak-ng 13.6, Piper's joe 13.1
 # on the morning routine's phrases, first to last sound): an estimate for checks without an engine
 ESTIMATED_CHARS_PER_SECOND = 13
 # Bump when trim or normalize_speech change, so levelled clips made before are not reused.
