@@ -107,16 +107,25 @@ def _panel(enabled: bool):
     """A rich Live panel on a terminal; a no-op callback otherwise (stdout stays quiet)."""
     if not enabled:
         return contextlib.nullcontext(None)
-    from rich.live import Live
 
     @contextlib.contextmanager
     def panel():
-        live = Live("", refresh_per_second=4, transient=True)
-        live.start()
+        live = None
+
+        def show(text: str) -> None:
+            nonlocal live
+            if live is None:  # rich (30-40 ms to import) once the first sound plays, not before it
+                from rich.live import Live
+
+                live = Live("", refresh_per_second=4, transient=True)
+                live.start()
+            live.update(text)
+
         try:
-            yield lambda text: live.update(text)
+            yield show
         finally:
-            with contextlib.suppress(OSError):  # the terminal was closed (SIGHUP): nothing to clear
-                live.stop()
+            if live is not None:
+                with contextlib.suppress(OSError):  # the terminal was closed (SIGHUP): nothing to clear
+                    live.stop()
 
     return panel()

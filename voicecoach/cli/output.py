@@ -106,22 +106,30 @@ def console_progress(label: str):
 
 
 class _RichProgress:
-    def __init__(self, label: str):
-        from rich.progress import BarColumn, Progress, TextColumn
+    """The bar shows from the first count (a wait for speech reports 0 of N at once, so its clock
+    still ticks from the first second); a warm session counts nothing and never imports rich
+    (40-60 ms before the first sound)."""
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                 _times(), transient=True)
-        self.task = self.progress.add_task(label, total=None)
+    def __init__(self, label: str):
+        self.label = label
+        self.progress = None
 
     def __enter__(self):
-        self.progress.start()
         return self
 
     def __call__(self, done: int, total: int) -> None:
+        if self.progress is None:
+            from rich.progress import BarColumn, Progress, TextColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                     TextColumn("{task.percentage:>3.0f}%"), _times(), transient=True)
+            self.task = self.progress.add_task(self.label, total=None)
+            self.progress.start()
         self.progress.update(self.task, completed=done, total=total)
 
     def __exit__(self, *exc) -> None:
-        self.progress.stop()
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def _times():

@@ -15,6 +15,9 @@ from .signals import StopSignals
 from .terminal import quiet_stderr
 
 
+_NOT_LOADED = object()  # the mpris package before its first use
+
+
 class Part:
     """One routine of a plan as it plays: its timeline, what renders it, and what to do when it ends.
 
@@ -74,24 +77,35 @@ class LivePlay:
         self.purpose = purpose
         self.ears = ears
         self.mpris_off: str | None = None  # why the last session was not on the bus (None: it was, or not asked)
+        self.mpris = mpris
+        self._mpris = _NOT_LOADED
         self._lock = SessionLock() if lock else None
         if self._lock is not None:
             self._lock.take(purpose)
         try:
-            self._mpris = self._load_mpris() if mpris else None
             self._sink = self._open()
         except BaseException:
             self._release()
             raise
 
-    def _load_mpris(self):
-        # imported here, with the device, not when a session starts: it takes about 0.1 s
-        try:
-            from .. import mpris
-        except ImportError as exc:  # dbus_fast missing (it is not installed off Linux)
-            self.mpris_off = f"MPRIS off: {exc}"
+    def _remote(self, timeline: Timeline):
+        """The session's MPRIS service, started; None when dbus_fast is missing (`mpris_off` says so).
+
+        Its import (dbus_fast, asyncio: 50-100 ms) waits until the first stream
+        has started (see play_plan), so it is not part of the first sound.
+        """
+        if self._mpris is _NOT_LOADED:
+            try:
+                from .. import mpris
+            except ImportError as exc:  # dbus_fast missing (it is not installed off Linux)
+                self.mpris_off, self._mpris = f"MPRIS off: {exc}", None
+            else:
+                self._mpris = mpris
+        if self._mpris is None:
             return None
-        return mpris
+        remote = self._mpris.Mpris(timeline, self.pause_others)
+        remote.start()
+        return remote
 
     def _open(self):
         from ..sinks import open_sink
@@ -143,12 +157,22 @@ class LivePlay:
         warnings: list[str] = []
         signum: int | None = None
         self.ready()
-        remote = self._mpris.Mpris(parts[0].timeline, self.pause_others) if self._mpris is not None else None
+        remote = None
+
+        def later(timeline: Timeline):
+            nonlocal remote
+            remote = self._remote(timeline)
+            return remote
+
+        # On the bus once the first stream has started, behind the seconds it has queued; before it on a
+        # backend with a short queue (the import could starve it) and with --pause-others (the music
+        # other players play stops as the session starts, as before).
+        early = self.mpris and (self.pause_others or not getattr(self._sink, "deep_queue", False))
         sink = None
         with StopSignals() as signals:
             try:
-                if remote is not None:
-                    remote.start()
+                if early:
+                    later(parts[0].timeline)
                 for k, part in enumerate(parts):
                     if k and remote is not None:
                         remote.load(part.timeline)
@@ -161,7 +185,8 @@ class LivePlay:
                     place = Place(k, len(parts), sum(seconds[:k]), sum(seconds),
                                   parts[k + 1].timeline.title if k + 1 < len(parts) else None)
                     player = Player(part.timeline, part.render, self._sink, self._open, remote, place,
-                                    lambda: signals.received, part.growing, self.ears)
+                                    lambda: signals.received, part.growing, self.ears,
+                                    later if self.mpris and remote is None and self._mpris is not None else None)
                     self._sink = None  # the player owns it now, and any stream a key reopens
                     try:
                         outcome = player.run(keys=keys, show=show)

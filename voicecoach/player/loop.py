@@ -34,10 +34,12 @@ class Player:
     goes before the next announcement in time.
     `ears`, when given, is a `listen.Listener`: it taps the render (the echo
     canceller's reference), hears where we are, and gives spoken commands.
+    `later(timeline)`, when given (and no `remote`), starts the remote once the
+    stream has started and returns it (or None): the bus waits, the first sound does not.
     """
 
     def __init__(self, timeline: Timeline, render, sink, reopen=None, remote=None, place: Place | None = None,
-                 stopped: Callable[[], int | None] = lambda: None, growing=None, ears=None):
+                 stopped: Callable[[], int | None] = lambda: None, growing=None, ears=None, later=None):
         self._timeline = timeline
         self.growing = growing
         self.render = render
@@ -48,6 +50,7 @@ class Player:
         self.stopped = stopped
         self.paused = False
         self.ears = ears
+        self.later = later if remote is None else None
         if ears is not None:
             self.render = ears.follow(self.timeline, render)
 
@@ -129,6 +132,8 @@ class Player:
         if getattr(self.sink, "deep_queue", False):
             gc.collect()
             gc.freeze()
+        if self.later is not None:
+            self.remote, self.later = self.later(self.timeline), None
         last_shown = 0.0
 
         def stop(finished: bool = False, signum: int | None = None) -> Outcome:

@@ -42,7 +42,6 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
     gets each word the listener heard (with `settings.listen_log`), `deaf(why)` why
     there is no listening when `settings.listen` asked for it (at once, or when it stopped).
     """
-    from ..listen import for_settings
     from ..player import Interrupted, LivePlay, keyboard
     from ..practice.safety import confirm_safety
     from . import history
@@ -52,7 +51,7 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
     if ask is not None and not confirm_safety(ask):
         return None
     starts = [_start(r, settings.start) for r in routines]
-    ears, why = for_settings(settings, heard)
+    ears, why = _ears(settings, heard)
     if why:
         deaf(why)
     interrupted = False
@@ -72,6 +71,16 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
     if ears is not None and ears.failure:
         deaf(ears.failure)
     return Played(outcome, parts, interrupted, live.mpris_off)
+
+
+def _ears(settings, heard):
+    """The listener `settings.listen` asks for, and why there is none; the listen package (pocketsphinx's
+    loader, the echo canceller) is imported only when asked for, not on every play's way to its first sound."""
+    if not settings.listen:
+        return None, None
+    from ..listen import for_settings
+
+    return for_settings(settings, heard)
 
 
 def _at_level(ref: str, level: int | None, entries):
