@@ -23,7 +23,7 @@ from voicecoach import session
 from voicecoach.cli import app
 from voicecoach.errors import InputError, SpeechEngineMissing, SpeechError
 from voicecoach.speech import CACHE_FORMAT, Speaker, Voice
-from voicecoach.speech import pacing, piper
+from voicecoach.speech import pacing, piper, piperbatch
 from voicecoach.speech.piperbatch import PiperJob, _fault, speakable, stdin_line
 
 RATE = 22050
@@ -345,6 +345,57 @@ def test_a_phrase_gives_the_same_samples_whatever_was_said_before_and_in_any_pro
     assert all(np.array_equal(take, takes[0]) for take in takes[1:])
     # ... and a different phrase is not that phrase: the noise differs, so does the sound
     assert not np.array_equal(clips[PHRASES[1]][:len(takes[0])], takes[0][:len(clips[PHRASES[1]])])
+
+
+def spoken_by_one_process(cache: Path) -> tuple[dict[str, np.ndarray], list[str]]:
+    """PHRASES[:2] spoken by a fresh Piper into the clip folder `cache`, and what it logged;
+    returns once a save of the optimized model it began has ended."""
+    with Speaker(session.voice_for(None), cache_dir=cache) as speaker:
+        clips = speaker.clips(PHRASES[:2])
+        log = list(speaker.engine._batch._stderr)
+    for proc in piperbatch._DETACHED:
+        proc.wait(120)  # it saves for a second or two after the session
+    return clips, log
+
+
+def kept_models() -> list[Path]:
+    folder = piper.model_cache()
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.mark.slow  # three Piper processes speak two phrases: 10-20 s
+def test_the_optimized_model_is_kept_and_the_next_process_loads_it_with_the_same_samples(neural_user):
+    first, log = spoken_by_one_process(neural_user / "a")
+    assert not any("Loaded the optimized model" in line for line in log)
+    kept = kept_models()
+    assert [p.suffix for p in kept] == [".json", ".onnx"] and kept[0].stem == kept[1].stem  # no temporary file
+    assert kept[1].stat().st_size > 1_000_000
+    again, log = spoken_by_one_process(neural_user / "b")
+    assert any("Loaded the optimized model" in line for line in log)
+    assert kept_models() == kept
+    for text in PHRASES[:2]:
+        assert np.array_equal(again[text], first[text]), text
+    # A file cut short (a full disk, a copy broken off) is not loaded: the model is made again, and kept again.
+    model = kept[1]
+    model.write_bytes(model.read_bytes()[:100_000])
+    third, log = spoken_by_one_process(neural_user / "c")
+    assert not any("Loaded the optimized model" in line for line in log)
+    assert kept[1].stat().st_size > 1_000_000
+    for text in PHRASES[:2]:
+        assert np.array_equal(third[text], first[text]), text
+
+
+@pytest.mark.slow  # two Piper processes speak two phrases: 5-15 s
+def test_a_model_cache_that_cannot_be_written_still_speaks_the_same_samples(neural_user):
+    blocked = piper.model_cache()
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where the folder would be")  # as root, a read-only folder is still written
+    first, log = spoken_by_one_process(neural_user / "a")
+    assert blocked.read_text() == "a file where the folder would be"
+    blocked.unlink()
+    again, log = spoken_by_one_process(neural_user / "b")
+    for text in PHRASES[:2]:
+        assert np.array_equal(again[text], first[text]), text
 
 
 @pytest.mark.slow  # two cold exports of desk-break with Piper: 20-40 s

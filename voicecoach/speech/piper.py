@@ -58,6 +58,14 @@ def piper_command() -> list[str]:
     return [sys.executable, str(HELPER)]
 
 
+def model_cache() -> Path:
+    """Where the Piper program keeps voice models as onnxruntime optimized them (piperhelper/model_cache.py):
+    beside the clip folder, with the voices' digests and paces, so a new routine or rate starts sooner."""
+    from .cache import cache_dir
+
+    return cache_dir().parent / "piper-models"
+
+
 # ------------------------------------------------------------------ choosing a voice
 
 
@@ -170,7 +178,7 @@ class PiperEngine:
         check_config(nv.config)
         pace = pace_of(voice.model_id, nv)
         length_scale, pause = pacing.settings_for(pace, voice.rate or pacing.CALM_WPM)
-        job = PiperJob(nv.model, nv.config, length_scale, pause, voice.volume)
+        job = PiperJob(nv.model, nv.config, length_scale, pause, voice.volume, model_cache(), voice.model_id)
         return PiperBatch(job, piper_command(), nv.id)
 
     def synthesize(self, text: str, out: Path, timeout: float) -> None:

@@ -41,9 +41,12 @@ STARTUP_TIMEOUT = 60.0
 NEURAL_HINT = "install the neural extra: pip install 'voicecoach[neural]' (scripts/setup.sh does)"
 
 _WROTE = re.compile(r"Wrote (.+\.wav)\s*$")
+_KEEPING = re.compile(r"Keeping the optimized model at ")  # seeded_piper.KEEPING: saving it, for a second or two
+_KEPT = re.compile(r"Kept the optimized model at ")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 _KEEP_LINES = 200  # of stderr, for the message when Piper stops
+_DETACHED: list[subprocess.Popen] = []  # closed while saving their optimized model: left to end by themselves
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class PiperJob:
     length_scale: float
     sentence_silence: float  # seconds between the sentences of one phrase
     volume: float | None = None
+    model_cache: Path | None = None  # where Piper keeps the optimized model between runs (none: not kept)
+    model_key: str | None = None  # what the model file holds (piper.model_id): names the kept file
 
 
 def stdin_line(text: str) -> str:
@@ -93,6 +98,7 @@ class PiperBatch:
         self._stderr: list[str] = []
         self._dir: str | None = None
         self._spoken = 0
+        self._saving: dict = {}
         self.started = 0  # processes started so far (a test counts them)
 
     @property
@@ -101,12 +107,15 @@ class PiperBatch:
         return self._proc.pid if self._proc is not None else None
 
     def _start(self) -> None:
+        _DETACHED[:] = [p for p in _DETACHED if p.poll() is None]  # reaped once ended
         j = self.job
         self._dir = tempfile.mkdtemp(prefix="voicecoach-piper-")
         args = [*self.command, "--model", str(j.model), "--config", str(j.config), "--output-dir", self._dir,
                 "--length-scale", f"{j.length_scale:.4f}", "--sentence-silence", f"{j.sentence_silence:.4f}"]
         if j.volume is not None:
             args += ["--volume", f"{float(j.volume):.4f}"]
+        if j.model_cache is not None and j.model_key:
+            args += ["--model-cache", str(j.model_cache), "--model-key", j.model_key]
         # UTF-8 both ways whatever the locale; the working folder is ours, so nothing
         # Piper might write by default (output.wav) lands in the user's folder.
         env = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
@@ -120,18 +129,27 @@ class PiperBatch:
         self._lines = queue.Queue()
         self._stderr = []
         self._spoken = 0
+        self._saving = {}
         self.started += 1
-        threading.Thread(target=self._pump, args=(proc.stderr, self._lines), daemon=True,
+        threading.Thread(target=self._pump, args=(proc.stderr, self._lines, self._saving), daemon=True,
                          name="voicecoach-piper-stderr").start()
 
     @staticmethod
-    def _pump(stream, lines: queue.Queue) -> None:
-        """Stderr, line by line, into `lines`; None at the end (Piper closed it or stopped)."""
+    def _pump(stream, lines: queue.Queue, saving: dict) -> None:
+        """Stderr, line by line, into `lines`; None at the end (Piper closed it or stopped).
+        `saving` holds "now" while Piper saves its optimized model for the next run."""
         try:
             for raw in stream:
-                lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if _KEEPING.search(line):
+                    saving["now"] = True
+                elif _KEPT.search(line):
+                    saving.pop("now", None)
+                else:
+                    lines.put(line)
         except (OSError, ValueError):
             pass  # the pipe was closed under us by close()
+        saving.pop("now", None)
         lines.put(None)
 
     def speak(self, text: str, out: Path, timeout: float) -> None:
@@ -185,6 +203,12 @@ class PiperBatch:
                 proc.stdin.close()
             except OSError:
                 pass
+            if not kill and self._saving.get("now"):
+                # It ends by itself once its optimized model is saved, for the next run: not waited
+                # for (a second or two), not killed (its stderr is read to the end by the pump).
+                _DETACHED.append(proc)
+                self._cleanup()
+                return
             if kill or not _exits(proc, 2.0):
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
