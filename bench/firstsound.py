@@ -74,6 +74,8 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="DIR", help="also time another version's voicecoach package "
                         "(a folder holding voicecoach/, e.g. `git archive OLD voicecoach | tar -x -C DIR`), "
                         "neural voice, alternating with this one")
+    parser.add_argument("--keep-models", action="store_true", help="cold runs keep what the voice's first run left "
+                        "(its optimized model and digest): a new routine or --rate, not a new voice")
     args = parser.parse_args()
     for tool in ("pulseaudio", "parec"):
         if not shutil.which(tool):
@@ -96,11 +98,22 @@ def main() -> int:
                "VOICECOACH_DATA": str(work / "data"), "VOICECOACH_CONFIG": str(work / "config.yaml")}
         times: dict[tuple[str, str], list[float]] = {}
         loads: dict[tuple[str, str], list[float]] = {}
+        if args.keep_models:  # the voice's first run, and its optimized model saved
+            subprocess.run([PYTHON, "-m", "voicecoach", "export", ROUTINE, "-o", str(work / "warm.wav")], env=env,
+                           check=True, stdout=subprocess.DEVNULL, cwd=work)
+            deadline = time.monotonic() + 60  # it saves after the export has ended
+            while time.monotonic() < deadline and not list((work / "cache" / "piper-models").glob("[!.]*.onnx")):
+                time.sleep(0.2)
         for n in range(runs):  # alternate, so a busy moment costs every kind alike
             for name, (extra, more) in engines.items():
                 cold_dir = work / f"cold-{n}-{name.replace(' ', '-')}"
                 cold = {**env, **more, "VOICECOACH_CACHE_DIR": str(cold_dir)}
                 for kind, run_env in (("cold", cold), ("warm", {**env, **more})):
+                    if kind == "cold" and args.keep_models:
+                        cold_dir.mkdir(parents=True)
+                        for kept in ("piper-models", "piper-voices.json"):
+                            if (work / "cache" / kept).exists():
+                                (cold_dir / kept).symlink_to(work / "cache" / kept)
                     if kind == "warm" and n == 0:  # fill the cache once: the warm figure is for a full cache
                         subprocess.run([PYTHON, "-m", "voicecoach", "export", ROUTINE, "-o", str(work / "warm.wav"),
                                         "--force", *extra], env=env, check=True, stdout=subprocess.DEVNULL, cwd=work)

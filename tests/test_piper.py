@@ -23,7 +23,7 @@ from voicecoach import session
 from voicecoach.cli import app
 from voicecoach.errors import InputError, SpeechEngineMissing, SpeechError
 from voicecoach.speech import CACHE_FORMAT, Speaker, Voice
-from voicecoach.speech import pacing, piper, piperbatch
+from voicecoach.speech import pacing, piper, piperbatch, piperspare
 from voicecoach.speech.piperbatch import PiperJob, _fault, speakable, stdin_line
 
 RATE = 22050
@@ -396,6 +396,29 @@ def test_a_model_cache_that_cannot_be_written_still_speaks_the_same_samples(neur
     again, log = spoken_by_one_process(neural_user / "b")
     for text in PHRASES[:2]:
         assert np.array_equal(again[text], first[text]), text
+
+
+@pytest.mark.slow  # two Piper processes speak two phrases: 5-15 s
+def test_a_piper_started_ahead_is_taken_over_and_speaks_the_same_samples(neural_user):
+    piper.prestart()
+    spare = piperspare._WAITING["proc"]
+    with Speaker(session.voice_for(None), cache_dir=neural_user / "a") as speaker:
+        ahead = speaker.clips(PHRASES[:2])
+        assert speaker.engine.pid == spare.pid and speaker.engine.processes_started == 1
+    assert piperspare._WAITING == {}
+    usual, _ = spoken_by_one_process(neural_user / "b")  # started when needed, as without a spare
+    for text in PHRASES[:2]:
+        assert np.array_equal(ahead[text], usual[text]), text
+
+
+def test_a_piper_started_ahead_and_not_needed_is_ended_with_its_folder():
+    piper.prestart()
+    spare, folder = piperspare._WAITING["proc"], Path(piperspare._WAITING["dir"])
+    piper.prestart()  # one at a time
+    assert piperspare._WAITING["proc"] is spare
+    piperspare.discard()
+    assert spare.poll() is not None and not folder.exists() and piperspare._WAITING == {}
+    piperspare.discard()  # nothing waits: nothing to do
 
 
 @pytest.mark.slow  # two cold exports of desk-break with Piper: 20-40 s

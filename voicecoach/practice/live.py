@@ -42,6 +42,7 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
     gets each word the listener heard (with `settings.listen_log`), `deaf(why)` why
     there is no listening when `settings.listen` asked for it (at once, or when it stopped).
     """
+    from ..growing import speak_ahead
     from ..listen import for_settings
     from ..player import Interrupted, LivePlay, keyboard
     from ..practice.safety import confirm_safety
@@ -49,6 +50,7 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
 
     entries, _ = history.read()
     routines = [_at_level(ref, settings.level, entries) for ref in refs]
+    speak_ahead(settings.for_routine(routines[0]).engine)  # a neural voice's process starts while the rest prepares
     if ask is not None and not confirm_safety(ask):
         return None
     starts = [_start(r, settings.start) for r in routines]

@@ -20,14 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError, SpeechEngineMissing
-from . import pacing
+from . import pacing, piperspare
 from .piperbatch import NEURAL_HINT, PiperBatch, PiperJob
 from .pipervoices import (NeuralVoice, _looks_like_onnx, check_config, find_voices, load_memo, model_id, save_memo,
                           voice_file, voices_dir)
 from .voice import Voice, VoiceInfo, register, resolve_voice
 
 __all__ = ["NeuralVoice", "PiperEngine", "find_voices", "missing_runtime", "model_id", "pace_of", "piper_command",
-           "resolve", "unavailable", "voice_file"]
+           "prestart", "resolve", "unavailable", "voice_file"]
 
 # What the engine needs in the environment. A test may swap these names for ones that
 # do not exist, to see voicecoach without the neural extra.
@@ -64,6 +64,13 @@ def model_cache() -> Path:
     from .cache import cache_dir
 
     return cache_dir().parent / "piper-models"
+
+
+def prestart() -> None:
+    """Start the Piper program now, ahead of need, when the neural extra is installed (piperspare.py):
+    the next engine's process is that one, its imports done while the caller prepared."""
+    if missing_runtime() is None:
+        piperspare.start(piper_command())
 
 
 # ------------------------------------------------------------------ choosing a voice

@@ -18,6 +18,7 @@ stderr says why; `_fault` turns it into one line and the right exception.
 """
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from ..text import one_line
 from ..errors import InputError, SpeechEngineMissing, SpeechError
+from . import piperspare
 from .voice import _phrase
 
 # The first phrase also waits for Python, onnxruntime and the model to load: 0.9 s
@@ -109,22 +111,27 @@ class PiperBatch:
     def _start(self) -> None:
         _DETACHED[:] = [p for p in _DETACHED if p.poll() is None]  # reaped once ended
         j = self.job
-        self._dir = tempfile.mkdtemp(prefix="voicecoach-piper-")
-        args = [*self.command, "--model", str(j.model), "--config", str(j.config), "--output-dir", self._dir,
+        spare = piperspare.take(self.command)
+        self._dir = spare[1] if spare is not None else tempfile.mkdtemp(prefix="voicecoach-piper-")
+        args = ["--model", str(j.model), "--config", str(j.config), "--output-dir", self._dir,
                 "--length-scale", f"{j.length_scale:.4f}", "--sentence-silence", f"{j.sentence_silence:.4f}"]
         if j.volume is not None:
             args += ["--volume", f"{float(j.volume):.4f}"]
         if j.model_cache is not None and j.model_key:
             args += ["--model-cache", str(j.model_cache), "--model-key", j.model_key]
-        # UTF-8 both ways whatever the locale; the working folder is ours, so nothing
-        # Piper might write by default (output.wav) lands in the user's folder.
-        env = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
-        try:
-            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    cwd=self._dir, env=env, start_new_session=hasattr(os, "killpg"))
-        except OSError as exc:
-            self._cleanup()
-            raise SpeechEngineMissing(f"cannot start Piper ({self.command[0]}): {exc}; {NEURAL_HINT}") from None
+        if spare is not None:  # started ahead (piperspare.py): it reads its arguments from stdin
+            proc = spare[0]
+            try:
+                proc.stdin.write(json.dumps(args).encode("utf-8") + b"\n")
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass  # it has stopped: its stderr says why, read by speak()
+        else:
+            try:
+                proc = piperspare.launch([*self.command, *args], self._dir)
+            except OSError as exc:
+                self._cleanup()
+                raise SpeechEngineMissing(f"cannot start Piper ({self.command[0]}): {exc}; {NEURAL_HINT}") from None
         self._proc = proc
         self._lines = queue.Queue()
         self._stderr = []

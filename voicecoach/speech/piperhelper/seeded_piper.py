@@ -22,7 +22,9 @@ folder and then logs ``Wrote <path>`` on stderr, like Piper's own CLI. With
 --model-cache and --model-key it loads the voice as onnxruntime optimized it on
 an earlier run, or keeps it there for the next run (model_cache.py): it then logs
 KEEPING before the first ``Wrote`` and, at the end of the input, finishes saving
-before it exits.
+before it exits. Run with ``--spare`` alone, it imports Piper and onnxruntime
+and then reads its arguments, as a JSON list, from the first line of stdin: the
+caller starts it before it knows them.
 
 Why: a Piper voice model draws random noise (RandomNormalLike) for the phoneme
 lengths and for the sound itself. onnxruntime keeps one random generator per
@@ -52,6 +54,7 @@ import numpy as np
 import model_cache  # beside this file (the program's folder is first on sys.path)
 
 NOISE_INPUT = "voicecoach_noise_{}"
+SPARE = "--spare"  # the only argument: import, then read the arguments as a JSON list from the first line of stdin
 THREADS = 2
 # logged on stderr
 KEEPING, KEPT, LOADED = "Keeping the optimized model at", "Kept the optimized model at", "Loaded the optimized model"
@@ -269,7 +272,17 @@ def _keep(cache: Path, edited: bytes, noises) -> threading.Thread:
     return thread
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == [SPARE]:
+        # Started ahead of need: the slow imports now, the options (a JSON list) when they are known.
+        import onnxruntime  # noqa: F401
+        import piper  # noqa: F401
+
+        line = sys.stdin.readline()
+        if not line.strip():
+            return  # not needed after all
+        argv = json.loads(line)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-m", "--model", required=True)
     parser.add_argument("-c", "--config")
@@ -281,7 +294,7 @@ def main() -> None:
     parser.add_argument("--volume", type=float, default=1.0)
     parser.add_argument("--model-cache", help="a folder for the optimized model (made if missing)")
     parser.add_argument("--model-key", help="what the model file holds (a digest): names its file in --model-cache")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
 
     from piper import SynthesisConfig
