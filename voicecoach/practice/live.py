@@ -48,9 +48,9 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
     from ..practice.safety import confirm_safety
     from . import history
 
+    speak_ahead(settings.engine)  # a neural voice's process starts while the rest prepares
     entries, _ = history.read()
     routines = [_at_level(ref, settings.level, entries) for ref in refs]
-    speak_ahead(settings.for_routine(routines[0]).engine)  # a neural voice's process starts while the rest prepares
     if ask is not None and not confirm_safety(ask):
         return None
     starts = [_start(r, settings.start) for r in routines]
