@@ -9,8 +9,10 @@ phrases from stdin, one per line, writes each as a WAV file and, once the file
 is closed, logs ``Wrote <path>`` on stderr, as ``python -m piper`` does; unlike
 it, the noise the voice draws comes from a seed made of the phrase, so a phrase
 gives the same samples whatever the process said before. So one process speaks
-every missing phrase of a session: loading the voice costs about 0.9 s here, a
-phrase 0.08 s per second of speech on two cores.
+every missing phrase of a session: loading the voice costs about 0.9 s here (a
+third of that once the voice's optimized model is kept: piperhelper/model_cache.py),
+a phrase 0.08 s per second of speech on two cores. The process may have been
+started ahead of need (piperspare.py); it then gets its arguments on its first stdin line.
 
 Each phrase is sent when the one before it is written, so a per-phrase timeout
 is simply a deadline on the next ``Wrote``. When Piper stops, its traceback on
