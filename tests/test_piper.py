@@ -375,12 +375,18 @@ def test_the_optimized_model_is_kept_and_the_next_process_loads_it_with_the_same
     assert kept_models() == kept
     for text in PHRASES[:2]:
         assert np.array_equal(again[text], first[text]), text
-    # A file cut short (a full disk, a copy broken off) is not loaded: the model is made again, and kept again.
+    # A file cut short (a full disk, a copy broken off) is not loaded: the model is made again, and kept again;
+    # the voice's files from another onnxruntime go, another voice's stay.
     model = kept[1]
     model.write_bytes(model.read_bytes()[:100_000])
+    mid = Speaker(session.voice_for(None)).voice.model_id
+    for name, voice in (("older", mid), ("other", "piper2:another:voice")):
+        (model.parent / f"{name}.json").write_text(json.dumps({"model": f"{name}.onnx", "noises": [], "voice": voice}))
+        (model.parent / f"{name}.onnx").write_bytes(b"an optimized model")
     third, log = spoken_by_one_process(neural_user / "c")
     assert not any("Loaded the optimized model" in line for line in log)
     assert kept[1].stat().st_size > 1_000_000
+    assert [p.name for p in kept_models()] == [kept[0].name, kept[1].name, "other.json", "other.onnx"]
     for text in PHRASES[:2]:
         assert np.array_equal(third[text], first[text]), text
 

@@ -93,9 +93,10 @@ def load(path: Path, threads: int):
     return (session, noises) if wanted <= {i.name for i in session.get_inputs()} else None
 
 
-def save(path: Path, edited: bytes, noises: list[tuple[float, float]], threads: int) -> bool:
+def save(path: Path, edited: bytes, noises: list[tuple[float, float]], threads: int, voice: str = "") -> bool:
     """Optimize the `edited` model as a fresh session does and keep the result at `path`; False
-    when the folder cannot be written (nothing is left behind)."""
+    when the folder cannot be written (nothing is left behind). The files kept before for the
+    same `voice` (its model key) under another name (another onnxruntime, processor) are removed."""
     import onnxruntime
 
     folder = Path(path).parent
@@ -111,9 +112,11 @@ def save(path: Path, edited: bytes, noises: list[tuple[float, float]], threads: 
         options.optimized_model_filepath = temps[0]
         options.log_severity_level = 3  # not the warning that such a file fits this processor only: the key says so
         onnxruntime.InferenceSession(edited, sess_options=options, providers=["CPUExecutionProvider"])
-        Path(temps[1]).write_text(json.dumps({"model": path.name, "noises": noises}), encoding="utf-8")
+        Path(temps[1]).write_text(json.dumps({"model": path.name, "noises": noises, "voice": voice}),
+                                  encoding="utf-8")
         os.replace(temps[1], _sidecar(path))
         os.replace(temps[0], path)
+        _drop_others(folder, path, voice)
         return True
     except Exception:  # noqa: BLE001 - a read-only or full folder, onnxruntime's own errors
         for name in temps:
@@ -122,6 +125,19 @@ def save(path: Path, edited: bytes, noises: list[tuple[float, float]], threads: 
             except OSError:
                 pass
         return False
+
+
+def _drop_others(folder: Path, kept: Path, voice: str) -> None:
+    """Remove the files of `voice` other than `kept`: one onnxruntime upgrade would otherwise leave 60 MB behind."""
+    if not voice:
+        return
+    for side in folder.glob("[!.]*.json"):
+        try:
+            if side != _sidecar(kept) and json.loads(side.read_text(encoding="utf-8")).get("voice") == voice:
+                side.with_suffix(".onnx").unlink(missing_ok=True)
+                side.unlink()
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def _sweep(folder: Path) -> None:

@@ -260,11 +260,11 @@ def load(model: Path, config: Path | None, length_scale: float, cache: Path | No
     return voice, (edited if cache is not None else None)
 
 
-def _keep(cache: Path, edited: bytes, noises) -> threading.Thread:
+def _keep(cache: Path, edited: bytes, noises, voice: str) -> threading.Thread:
     """Save the optimized model for the next process, beside the speaking (it takes a second of CPU);
     logs KEPT when done."""
     def save() -> None:
-        if model_cache.save(cache, edited, noises, THREADS):
+        if model_cache.save(cache, edited, noises, THREADS, voice):
             _LOG.info("%s %s", KEPT, cache)
 
     thread = threading.Thread(target=save, name="seeded-piper-save", daemon=True)
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> None:
             _LOG.info("%s %s", KEEPING, cache)  # before "Wrote": the caller knows it before it may close
         _LOG.info("Wrote %s", path)
         if keep:
-            saving = _keep(cache, edited, voice.session.noises)
+            saving = _keep(cache, edited, voice.session.noises, args.model_key)
             edited = None
     if saving is not None:
         saving.join()  # at the end of the input: the caller leaves a saving process to finish
