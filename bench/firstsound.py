@@ -82,6 +82,8 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="DIR", help="also time another version's voicecoach package "
                         "(a folder holding voicecoach/, e.g. `git archive OLD voicecoach | tar -x -C DIR`), "
                         "neural voice, alternating with this one")
+    parser.add_argument("--keep-models", action="store_true", help="cold runs keep what the voice's first run left "
+                        "(its optimized model and digest): a new routine or --rate, not a new voice")
     args = parser.parse_args()
     for tool in ("pulseaudio", "parec"):
         if not shutil.which(tool):
@@ -109,11 +111,20 @@ def main() -> int:
             subprocess.run([PYTHON, "-m", "voicecoach", "export", ROUTINE, "-o", str(work / "warm.wav"),
                             "--force", *extra], env=env, check=True, stdout=subprocess.DEVNULL, cwd=work)
             first_sound(server, {**env, **more}, extra, work)  # not timed: writes the .pyc files the play imports
+        if args.keep_models:  # the voice's first run above saved its optimized model
+            deadline = time.monotonic() + 60  # it saves after the export has ended
+            while time.monotonic() < deadline and not list((work / "cache" / "piper-models").glob("[!.]*.onnx")):
+                time.sleep(0.2)
         for n in range(runs):  # alternate, so a busy moment costs every kind alike
             for name, (extra, more) in engines.items():
                 cold_dir = work / f"cold-{n}-{name.replace(' ', '-')}"
                 cold = {**env, **more, "VOICECOACH_CACHE_DIR": str(cold_dir)}
                 for kind, run_env in (("cold", cold), ("warm", {**env, **more}))[args.warm:]:
+                    if kind == "cold" and args.keep_models:
+                        cold_dir.mkdir(parents=True)
+                        for kept in ("piper-models", "piper-voices.json"):
+                            if (work / "cache" / kept).exists():
+                                (cold_dir / kept).symlink_to(work / "cache" / kept)
                     loads.setdefault((name, kind), []).append(os.getloadavg()[0])
                     times.setdefault((name, kind), []).append(first_sound(server, run_env, extra, work))
                     shutil.rmtree(cold_dir, ignore_errors=True)

@@ -12,12 +12,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from voicecoach.growing import GrowingSession, blocks, prepare_live
+from voicecoach.growing import GrowingSession, blocks, prepare_live, speak_ahead
 from voicecoach.player import LivePlay, Part
 from voicecoach.routines import load, load_file
 from voicecoach.session import Session, estimated_timeline, options, prepare_session, sound_clips
 from voicecoach.sinks import to_int16
-from voicecoach.speech import Speaker, Voice
+from voicecoach.speech import Speaker, Voice, piperspare
 from voicecoach.timeline import compile, phrases
 
 RATE = 22050
@@ -134,6 +134,20 @@ def test_prepare_live_is_a_prepared_session_when_the_speech_is_cached(tmp_path, 
     warm = prepare_live(routine, options(lead_in=0.0), voice)
     assert isinstance(warm, Session)
     assert warm.timeline == prepare_session(routine, options(lead_in=0.0), voice).timeline
+
+
+def test_a_neural_process_started_ahead_is_ended_when_the_speech_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICECOACH_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "growing.yaml"
+    path.write_text(ROUTINE)
+    routine, voice = load_file(path), Voice(engine="pyttsx3", rate=220)
+    speak_ahead("pyttsx3")  # no process of its own to start
+    assert piperspare._WAITING == {}
+    prepare_session(routine, options(lead_in=0.0), voice)  # the cache filled
+    speak_ahead("piper")
+    spare = piperspare._WAITING["proc"]
+    assert isinstance(prepare_live(routine, options(lead_in=0.0), voice), Session)
+    assert piperspare._WAITING == {} and spare.poll() is not None
 
 
 @pytest.mark.audio

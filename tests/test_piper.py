@@ -23,7 +23,7 @@ from voicecoach import session
 from voicecoach.cli import app
 from voicecoach.errors import InputError, SpeechEngineMissing, SpeechError
 from voicecoach.speech import CACHE_FORMAT, Speaker, Voice
-from voicecoach.speech import pacing, piper
+from voicecoach.speech import pacing, piper, piperbatch, piperspare
 from voicecoach.speech.piperbatch import PiperJob, _fault, speakable, stdin_line
 
 RATE = 22050
@@ -345,6 +345,86 @@ def test_a_phrase_gives_the_same_samples_whatever_was_said_before_and_in_any_pro
     assert all(np.array_equal(take, takes[0]) for take in takes[1:])
     # ... and a different phrase is not that phrase: the noise differs, so does the sound
     assert not np.array_equal(clips[PHRASES[1]][:len(takes[0])], takes[0][:len(clips[PHRASES[1]])])
+
+
+def spoken_by_one_process(cache: Path) -> tuple[dict[str, np.ndarray], list[str]]:
+    """PHRASES[:2] spoken by a fresh Piper into the clip folder `cache`, and what it logged;
+    returns once a save of the optimized model it began has ended."""
+    with Speaker(session.voice_for(None), cache_dir=cache) as speaker:
+        clips = speaker.clips(PHRASES[:2])
+        log = list(speaker.engine._batch._stderr)
+    for proc in piperbatch._DETACHED:
+        proc.wait(120)  # it saves for a second or two after the session
+    return clips, log
+
+
+def kept_models() -> list[Path]:
+    folder = piper.model_cache()
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.mark.slow  # three Piper processes speak two phrases: 10-20 s
+def test_the_optimized_model_is_kept_and_the_next_process_loads_it_with_the_same_samples(neural_user):
+    first, log = spoken_by_one_process(neural_user / "a")
+    assert not any("Loaded the optimized model" in line for line in log)
+    kept = kept_models()
+    assert [p.suffix for p in kept] == [".json", ".onnx"] and kept[0].stem == kept[1].stem  # no temporary file
+    assert kept[1].stat().st_size > 1_000_000
+    again, log = spoken_by_one_process(neural_user / "b")
+    assert any("Loaded the optimized model" in line for line in log)
+    assert kept_models() == kept
+    for text in PHRASES[:2]:
+        assert np.array_equal(again[text], first[text]), text
+    # A file cut short (a full disk, a copy broken off) is not loaded: the model is made again, and kept again;
+    # the voice's files from another onnxruntime go, another voice's stay.
+    model = kept[1]
+    model.write_bytes(model.read_bytes()[:100_000])
+    mid = Speaker(session.voice_for(None)).voice.model_id
+    for name, voice in (("older", mid), ("other", "piper2:another:voice")):
+        (model.parent / f"{name}.json").write_text(json.dumps({"model": f"{name}.onnx", "noises": [], "voice": voice}))
+        (model.parent / f"{name}.onnx").write_bytes(b"an optimized model")
+    third, log = spoken_by_one_process(neural_user / "c")
+    assert not any("Loaded the optimized model" in line for line in log)
+    assert kept[1].stat().st_size > 1_000_000
+    assert [p.name for p in kept_models()] == [kept[0].name, kept[1].name, "other.json", "other.onnx"]
+    for text in PHRASES[:2]:
+        assert np.array_equal(third[text], first[text]), text
+
+
+@pytest.mark.slow  # two Piper processes speak two phrases: 5-15 s
+def test_a_model_cache_that_cannot_be_written_still_speaks_the_same_samples(neural_user):
+    blocked = piper.model_cache()
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("a file where the folder would be")  # as root, a read-only folder is still written
+    first, log = spoken_by_one_process(neural_user / "a")
+    assert blocked.read_text() == "a file where the folder would be"
+    blocked.unlink()
+    again, log = spoken_by_one_process(neural_user / "b")
+    for text in PHRASES[:2]:
+        assert np.array_equal(again[text], first[text]), text
+
+
+@pytest.mark.slow  # two Piper processes speak two phrases: 5-15 s
+def test_a_piper_started_ahead_is_taken_over_and_speaks_the_same_samples(neural_user):
+    piper.prestart()
+    spare = piperspare._WAITING["proc"]
+    with Speaker(session.voice_for(None), cache_dir=neural_user / "a") as speaker:
+        ahead = speaker.clips(PHRASES[:2])
+        assert speaker.engine.pid == spare.pid and speaker.engine.processes_started == 1
+    assert piperspare._WAITING == {}
+    usual, _ = spoken_by_one_process(neural_user / "b")  # started when needed, as without a spare
+    for text in PHRASES[:2]:
+        assert np.array_equal(ahead[text], usual[text]), text
+
+
+def test_a_piper_started_ahead_and_not_needed_is_ended_with_its_folder():
+    piper.prestart()
+    spare, folder = piperspare._WAITING["proc"], Path(piperspare._WAITING["dir"])
+    piper.prestart()  # one at a time
+    assert piperspare._WAITING["proc"] is spare
+    piperspare.discard()
+    assert spare.poll() is not None and not folder.exists() and piperspare._WAITING == {}
+    piperspare.discard()  # nothing waits: nothing to do
 
 
 @pytest.mark.slow  # two cold exports of desk-break with Piper: 20-40 s

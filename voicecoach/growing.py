@@ -175,6 +175,16 @@ class GrowingSession:
         self._closed = True
 
 
+def speak_ahead(engine: str | None) -> None:
+    """Start the speech engine's process now, before the routine is planned, when `engine` is the neural
+    voice's: a cold play's first sound waits for its imports (a quarter second or more). `prepare_live`
+    takes it over, or ends it when every phrase is cached."""
+    if engine == "piper":
+        from .speech.piper import prestart
+
+        prestart()
+
+
 def prepare_live(routine, opts: Options, voice=None, progress: Progress | None = None, limit: int | None = None,
                  progressive: bool = True):
     """A Session for live play: prepared at once when its speech is all in the cache (the same samples
@@ -184,11 +194,14 @@ def prepare_live(routine, opts: Options, voice=None, progress: Progress | None =
     from .background import choose as bed_source
     from .session import prepare_with, voice_for
     from .speech import Speaker
+    from .speech.piperspare import discard as discard_spare
 
     speaker = Speaker(voice or voice_for(routine), opts.sample_rate, cache_limit=limit)
     try:
         texts = phrases(routine, opts)
         warm = all(speaker.cache.has(levelled_key(speaker, opts.sample_rate, t, SPEECH_LUFS)) for t in texts)
+        if warm:
+            discard_spare()  # a neural voice's process started ahead (speak_ahead): not needed
         if warm or not progressive or bed_source(routine, opts.background) is not None:
             with speaker:
                 return prepare_with(routine, opts, speaker, progress)
@@ -200,4 +213,4 @@ def prepare_live(routine, opts: Options, voice=None, progress: Progress | None =
     return session
 
 
-__all__ = ["GrowingSession", "Session", "blocks", "prepare_live"]
+__all__ = ["GrowingSession", "Session", "blocks", "prepare_live", "speak_ahead"]

@@ -42,10 +42,12 @@ def play(refs: Sequence[str], settings, ask: Callable[[str], bool] | None = None
     gets each word the listener heard (with `settings.listen_log`), `deaf(why)` why
     there is no listening when `settings.listen` asked for it (at once, or when it stopped).
     """
+    from ..growing import speak_ahead
     from ..player import Interrupted, LivePlay, keyboard
     from ..practice.safety import confirm_safety
     from . import history
 
+    speak_ahead(settings.engine)  # a neural voice's process starts while the rest prepares
     entries, _ = history.read()
     routines = [_at_level(ref, settings.level, entries) for ref in refs]
     if ask is not None and not confirm_safety(ask):

@@ -20,14 +20,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError, SpeechEngineMissing
-from . import pacing
+from . import pacing, piperspare
 from .piperbatch import NEURAL_HINT, PiperBatch, PiperJob
 from .pipervoices import (NeuralVoice, _looks_like_onnx, check_config, find_voices, load_memo, model_id, save_memo,
                           voice_file, voices_dir)
 from .voice import Voice, VoiceInfo, register, resolve_voice
 
 __all__ = ["NeuralVoice", "PiperEngine", "find_voices", "missing_runtime", "model_id", "pace_of", "piper_command",
-           "resolve", "unavailable", "voice_file"]
+           "prestart", "resolve", "unavailable", "voice_file"]
 
 # What the engine needs in the environment. A test may swap these names for ones that
 # do not exist, to see voicecoach without the neural extra.
@@ -56,6 +56,21 @@ def piper_command() -> list[str]:
     """How to run Piper: the seeded Piper program (piperhelper/seeded_piper.py), in this interpreter's
     environment. It takes the options of Piper's own command line that voicecoach uses."""
     return [sys.executable, str(HELPER)]
+
+
+def model_cache() -> Path:
+    """Where the Piper program keeps voice models as onnxruntime optimized them (piperhelper/model_cache.py):
+    beside the clip folder, with the voices' digests and paces, so a new routine or rate starts sooner."""
+    from .cache import cache_dir
+
+    return cache_dir().parent / "piper-models"
+
+
+def prestart() -> None:
+    """Start the Piper program now, ahead of need, when the neural extra is installed (piperspare.py):
+    the next engine's process is that one, its imports done while the caller prepared."""
+    if missing_runtime() is None:
+        piperspare.start(piper_command())
 
 
 # ------------------------------------------------------------------ choosing a voice
@@ -170,7 +185,7 @@ class PiperEngine:
         check_config(nv.config)
         pace = pace_of(voice.model_id, nv)
         length_scale, pause = pacing.settings_for(pace, voice.rate or pacing.CALM_WPM)
-        job = PiperJob(nv.model, nv.config, length_scale, pause, voice.volume)
+        job = PiperJob(nv.model, nv.config, length_scale, pause, voice.volume, model_cache(), voice.model_id)
         return PiperBatch(job, piper_command(), nv.id)
 
     def synthesize(self, text: str, out: Path, timeout: float) -> None:

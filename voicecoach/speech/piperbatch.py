@@ -9,8 +9,10 @@ phrases from stdin, one per line, writes each as a WAV file and, once the file
 is closed, logs ``Wrote <path>`` on stderr, as ``python -m piper`` does; unlike
 it, the noise the voice draws comes from a seed made of the phrase, so a phrase
 gives the same samples whatever the process said before. So one process speaks
-every missing phrase of a session: loading the voice costs about 0.9 s here, a
-phrase 0.08 s per second of speech on two cores.
+every missing phrase of a session: loading the voice costs about 0.9 s here (a
+third of that once the voice's optimized model is kept: piperhelper/model_cache.py),
+a phrase 0.08 s per second of speech on two cores. The process may have been
+started ahead of need (piperspare.py); it then gets its arguments on its first stdin line.
 
 Each phrase is sent when the one before it is written, so a per-phrase timeout
 is simply a deadline on the next ``Wrote``. When Piper stops, its traceback on
@@ -18,6 +20,7 @@ stderr says why; `_fault` turns it into one line and the right exception.
 """
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -33,6 +36,7 @@ from pathlib import Path
 
 from ..text import one_line
 from ..errors import InputError, SpeechEngineMissing, SpeechError
+from . import piperspare
 from .voice import _phrase
 
 # The first phrase also waits for Python, onnxruntime and the model to load: 0.9 s
@@ -41,9 +45,12 @@ STARTUP_TIMEOUT = 60.0
 NEURAL_HINT = "install the neural extra: pip install 'voicecoach[neural]' (scripts/setup.sh does)"
 
 _WROTE = re.compile(r"Wrote (.+\.wav)\s*$")
+_KEEPING = re.compile(r"Keeping the optimized model at ")  # seeded_piper.KEEPING: saving it, for a second or two
+_KEPT = re.compile(r"Kept the optimized model at ")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ")
 _KEEP_LINES = 200  # of stderr, for the message when Piper stops
+_DETACHED: list[subprocess.Popen] = []  # closed while saving their optimized model: left to end by themselves
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ class PiperJob:
     length_scale: float
     sentence_silence: float  # seconds between the sentences of one phrase
     volume: float | None = None
+    model_cache: Path | None = None  # where Piper keeps the optimized model between runs (none: not kept)
+    model_key: str | None = None  # what the model file holds (piper.model_id): names the kept file
 
 
 def stdin_line(text: str) -> str:
@@ -93,6 +102,7 @@ class PiperBatch:
         self._stderr: list[str] = []
         self._dir: str | None = None
         self._spoken = 0
+        self._saving: dict = {}
         self.started = 0  # processes started so far (a test counts them)
 
     @property
@@ -101,37 +111,54 @@ class PiperBatch:
         return self._proc.pid if self._proc is not None else None
 
     def _start(self) -> None:
+        _DETACHED[:] = [p for p in _DETACHED if p.poll() is None]  # reaped once ended
         j = self.job
-        self._dir = tempfile.mkdtemp(prefix="voicecoach-piper-")
-        args = [*self.command, "--model", str(j.model), "--config", str(j.config), "--output-dir", self._dir,
+        spare = piperspare.take(self.command)
+        self._dir = spare[1] if spare is not None else tempfile.mkdtemp(prefix="voicecoach-piper-")
+        args = ["--model", str(j.model), "--config", str(j.config), "--output-dir", self._dir,
                 "--length-scale", f"{j.length_scale:.4f}", "--sentence-silence", f"{j.sentence_silence:.4f}"]
         if j.volume is not None:
             args += ["--volume", f"{float(j.volume):.4f}"]
-        # UTF-8 both ways whatever the locale; the working folder is ours, so nothing
-        # Piper might write by default (output.wav) lands in the user's folder.
-        env = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1"}
-        try:
-            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    cwd=self._dir, env=env, start_new_session=hasattr(os, "killpg"))
-        except OSError as exc:
-            self._cleanup()
-            raise SpeechEngineMissing(f"cannot start Piper ({self.command[0]}): {exc}; {NEURAL_HINT}") from None
+        if j.model_cache is not None and j.model_key:
+            args += ["--model-cache", str(j.model_cache), "--model-key", j.model_key]
+        if spare is not None:  # started ahead (piperspare.py): it reads its arguments from stdin
+            proc = spare[0]
+            try:
+                proc.stdin.write(json.dumps(args).encode("utf-8") + b"\n")
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass  # it has stopped: its stderr says why, read by speak()
+        else:
+            try:
+                proc = piperspare.launch([*self.command, *args], self._dir)
+            except OSError as exc:
+                self._cleanup()
+                raise SpeechEngineMissing(f"cannot start Piper ({self.command[0]}): {exc}; {NEURAL_HINT}") from None
         self._proc = proc
         self._lines = queue.Queue()
         self._stderr = []
         self._spoken = 0
+        self._saving = {}
         self.started += 1
-        threading.Thread(target=self._pump, args=(proc.stderr, self._lines), daemon=True,
+        threading.Thread(target=self._pump, args=(proc.stderr, self._lines, self._saving), daemon=True,
                          name="voicecoach-piper-stderr").start()
 
     @staticmethod
-    def _pump(stream, lines: queue.Queue) -> None:
-        """Stderr, line by line, into `lines`; None at the end (Piper closed it or stopped)."""
+    def _pump(stream, lines: queue.Queue, saving: dict) -> None:
+        """Stderr, line by line, into `lines`; None at the end (Piper closed it or stopped).
+        `saving` holds "now" while Piper saves its optimized model for the next run."""
         try:
             for raw in stream:
-                lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if _KEEPING.search(line):
+                    saving["now"] = True
+                elif _KEPT.search(line):
+                    saving.pop("now", None)
+                else:
+                    lines.put(line)
         except (OSError, ValueError):
             pass  # the pipe was closed under us by close()
+        saving.pop("now", None)
         lines.put(None)
 
     def speak(self, text: str, out: Path, timeout: float) -> None:
@@ -185,6 +212,12 @@ class PiperBatch:
                 proc.stdin.close()
             except OSError:
                 pass
+            if not kill and self._saving.get("now"):
+                # It ends by itself once its optimized model is saved, for the next run: not waited
+                # for (a second or two), not killed (its stderr is read to the end by the pump).
+                _DETACHED.append(proc)
+                self._cleanup()
+                return
             if kill or not _exits(proc, 2.0):
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)

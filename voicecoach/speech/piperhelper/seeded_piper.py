@@ -18,7 +18,13 @@ GPL-3.0-or-later). voicecoach (MIT) only runs it, as ``python seeded_piper.py
 ...``, and never imports it. It reads the options of ``python -m piper`` that
 voicecoach uses (--model, --config, --output-dir, --length-scale,
 --sentence-silence, --volume), writes each line as a WAV file in the output
-folder and then logs ``Wrote <path>`` on stderr, like Piper's own CLI.
+folder and then logs ``Wrote <path>`` on stderr, like Piper's own CLI. With
+--model-cache and --model-key it loads the voice as onnxruntime optimized it on
+an earlier run, or keeps it there for the next run (model_cache.py): it then logs
+KEEPING before the first ``Wrote`` and, at the end of the input, finishes saving
+before it exits. Run with ``--spare`` alone, it imports Piper and onnxruntime
+and then reads its arguments, as a JSON list, from the first line of stdin: the
+caller starts it before it knows them.
 
 Why: a Piper voice model draws random noise (RandomNormalLike) for the phoneme
 lengths and for the sound itself. onnxruntime keeps one random generator per
@@ -38,14 +44,20 @@ import json
 import logging
 import struct
 import sys
+import threading
 import time
 import wave
 from pathlib import Path
 
 import numpy as np
 
+import model_cache  # beside this file (the program's folder is first on sys.path)
+
 NOISE_INPUT = "voicecoach_noise_{}"
+SPARE = "--spare"  # the only argument: import, then read the arguments as a JSON list from the first line of stdin
 THREADS = 2
+# logged on stderr
+KEEPING, KEPT, LOADED = "Keeping the optimized model at", "Kept the optimized model at", "Loaded the optimized model"
 _LOG = logging.getLogger("seeded_piper")
 
 
@@ -154,7 +166,9 @@ def noise_as_inputs(model: bytes) -> tuple[bytes, list[tuple[float, float]]]:
     graph, g_start, g_end = graphs[0]
     parts, found = [], []
     for field, wire, value, start, end in _fields(graph):
-        noise = _random_normal_like(value) if field == _NODE and wire == 2 else None
+        # a node is parsed only when its bytes name the op: parsing all 2,700 of joe's takes 50 ms
+        wanted = field == _NODE and wire == 2 and b"RandomNormalLike" in bytes(value)
+        noise = _random_normal_like(value) if wanted else None
         if noise is None:
             parts.append(graph[start:end])
             continue
@@ -171,8 +185,9 @@ def noise_as_inputs(model: bytes) -> tuple[bytes, list[tuple[float, float]]]:
         shape = _bytes(1, _bytes(2, f"noise_{k}".encode()))
         parts.append(_bytes(_GRAPH_INPUT, _bytes(1, flat.encode()) + _bytes(2, _bytes(1, _int(1, 1) + _bytes(2, shape)))))
         found.append((mean, scale))
-    new_graph = b"".join(parts)
-    return b"".join([view[:g_start], _bytes(_GRAPH, new_graph), view[g_end:]]), found
+    # one copy of the model's 60 MB, not three: the graph's header, then its parts, joined once
+    head = _varint(_GRAPH << 3 | 2) + _varint(sum(len(part) for part in parts))
+    return b"".join([view[:g_start], head, *parts, view[g_end:]]), found
 
 
 class SeededSession:
@@ -211,22 +226,29 @@ class SeededSession:
                 count *= 4
 
 
-def load(model: Path, config: Path | None, length_scale: float):
-    """The Piper voice with its noise made reproducible (see SeededSession)."""
+def load(model: Path, config: Path | None, length_scale: float, cache: Path | None = None):
+    """(the Piper voice with its noise made reproducible (see SeededSession), the edited model's
+    bytes to keep at `cache` or None): from the optimized model at `cache` when it loads there
+    (model_cache.py), else from the voice file."""
     import onnxruntime
     from piper import PiperVoice
     from piper.config import PiperConfig
 
-    problem = None
-    try:
-        edited, noises = noise_as_inputs(Path(model).read_bytes())
-        options = onnxruntime.SessionOptions()
-        # The samples depend (in their last bits) on how many threads share each operation, so the
-        # number is fixed rather than taken from the machine's cores: the same on every machine.
-        options.intra_op_num_threads = THREADS
-        session = onnxruntime.InferenceSession(edited, sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime's own types too
-        problem = exc
+    problem = edited = None
+    cached = model_cache.load(cache, THREADS) if cache is not None else None
+    if cached is not None:
+        session, noises = cached
+        _LOG.info("%s %s", LOADED, cache)
+    else:
+        try:
+            edited, noises = noise_as_inputs(Path(model).read_bytes())
+            options = onnxruntime.SessionOptions()
+            # The samples depend (in their last bits) on how many threads share each operation, so the
+            # number is fixed rather than taken from the machine's cores: the same on every machine.
+            options.intra_op_num_threads = THREADS
+            session = onnxruntime.InferenceSession(edited, sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's own types too
+            problem = exc
     if problem is not None:
         # A file that does not load: Piper's own load says why, naming the file (outside the
         # except clause, so that its error is the first, and only, one in the traceback).
@@ -235,10 +257,32 @@ def load(model: Path, config: Path | None, length_scale: float):
     config_path = config if config is not None else Path(f"{model}.json")
     voice = PiperVoice(config=PiperConfig.from_dict(json.loads(Path(config_path).read_text(encoding="utf-8"))),
                        session=SeededSession(session, noises, length_scale))
-    return voice
+    return voice, (edited if cache is not None else None)
 
 
-def main() -> None:
+def _keep(cache: Path, edited: bytes, noises, voice: str) -> threading.Thread:
+    """Save the optimized model for the next process, beside the speaking (it takes a second of CPU);
+    logs KEPT when done."""
+    def save() -> None:
+        if model_cache.save(cache, edited, noises, THREADS, voice):
+            _LOG.info("%s %s", KEPT, cache)
+
+    thread = threading.Thread(target=save, name="seeded-piper-save", daemon=True)
+    thread.start()
+    return thread
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == [SPARE]:
+        # Started ahead of need: the slow imports now, the options (a JSON list) when they are known.
+        import onnxruntime  # noqa: F401
+        import piper  # noqa: F401
+
+        line = sys.stdin.readline()
+        if not line.strip():
+            return  # not needed after all
+        argv = json.loads(line)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-m", "--model", required=True)
     parser.add_argument("-c", "--config")
@@ -248,13 +292,19 @@ def main() -> None:
     parser.add_argument("--noise-w-scale", type=float, default=None)
     parser.add_argument("--sentence-silence", type=float, default=0.0)
     parser.add_argument("--volume", type=float, default=1.0)
-    args = parser.parse_args()
+    parser.add_argument("--model-cache", help="a folder for the optimized model (made if missing)")
+    parser.add_argument("--model-key", help="what the model file holds (a digest): names its file in --model-cache")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
 
     from piper import SynthesisConfig
 
-    voice = load(Path(args.model), Path(args.config) if args.config else None,
-                 args.length_scale if args.length_scale is not None else 1.0)
+    cache = None
+    if args.model_cache and args.model_key:
+        cache = model_cache.cache_file(Path(args.model_cache), args.model_key, THREADS)
+    voice, edited = load(Path(args.model), Path(args.config) if args.config else None,
+                         args.length_scale if args.length_scale is not None else 1.0, cache)
+    saving = None
     syn = SynthesisConfig(length_scale=args.length_scale, noise_scale=args.noise_scale,
                           noise_w_scale=args.noise_w_scale, volume=args.volume)
     silence = bytes(int(voice.config.sample_rate * args.sentence_silence) * 2)
@@ -275,7 +325,15 @@ def main() -> None:
                 else:
                     wav.writeframes(silence)
                 wav.writeframes(chunk.audio_int16_bytes)
+        keep = edited is not None and saving is None  # after the first phrase, which the listener waits for
+        if keep:
+            _LOG.info("%s %s", KEEPING, cache)  # before "Wrote": the caller knows it before it may close
         _LOG.info("Wrote %s", path)
+        if keep:
+            saving = _keep(cache, edited, voice.session.noises, args.model_key)
+            edited = None
+    if saving is not None:
+        saving.join()  # at the end of the input: the caller leaves a saving process to finish
 
 
 if __name__ == "__main__":
