@@ -64,7 +64,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="three routines only")
     parser.add_argument("--speed", action="store_true", help="also time python -m piper on the same phrases")
     args = parser.parse_args()
-    from voicecoach.routines.loader import builtin_ids
+    from voicecoach.routines import builtin_ids
     from voicecoach.speech.piper import piper_command, unavailable
 
     os.environ.pop("VOICECOACH_NEURAL", None)

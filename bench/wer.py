@@ -186,7 +186,7 @@ def main() -> int:
     except ImportError:
         print("word error rate: not measured (pocketsphinx is not installed: pip install 'voicecoach[test]')")
         return 0
-    from voicecoach.routines.loader import builtin_ids
+    from voicecoach.routines import builtin_ids
     from voicecoach.speech.piper import unavailable
 
     os.environ.pop("VOICECOACH_NEURAL", None)
