@@ -293,6 +293,22 @@ def test_cache_shows_folder_size_clips_and_limit_and_clear_empties_it(user):
     assert result.stdout.splitlines()[1] == "size    0 bytes in 0 clips"
 
 
+def test_cache_shows_the_kept_voice_models_and_clear_removes_them(user):
+    from voicecoach.speech.piper import model_cache
+
+    folder = clip_folder(user)
+    models = model_cache()
+    assert models == folder.parent / "piper-models"  # the Piper program's folder, as voicecoach gives it
+    models.mkdir(parents=True)
+    (models / "voice.0123.onnx").write_bytes(b"x" * 2_000_000)
+    result = runner.invoke(app, ["cache"])
+    assert result.stdout.splitlines()[3] == "models  2 MB of voice models kept ready to load (--clear removes them)"
+    result = runner.invoke(app, ["cache", "--clear"])
+    assert (result.exit_code, result.stdout) == (0, f"freed 2 MB (0 clips) from {folder}\n")
+    assert not models.exists()
+    assert len(runner.invoke(app, ["cache"]).stdout.splitlines()) == 3  # no models: no line for them
+
+
 def test_cache_shows_serves_episodes_on_their_own_line_and_clear_removes_them(user):
     from voicecoach.serve import cache_folder
 

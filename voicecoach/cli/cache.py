@@ -28,8 +28,8 @@ def _episodes(n: int) -> str:
 @app.command()
 def cache(
     clear: bool = typer.Option(False, "--clear", help="Remove every cached clip (they are spoken again "
-                                                      "when needed) and serve's episodes, and say how much "
-                                                      "was freed."),
+                                                      "when needed), the voice models kept ready to load and "
+                                                      "serve's episodes, and say how much was freed."),
 ) -> None:
     """Show the speech cache's folder, size, number of clips and size limit; `--clear` empties it."""
     from ..serve import episodes
@@ -61,6 +61,8 @@ def _print_state(found, size: int, count: int, served) -> None:
     typer.echo(f"size    {size_text(found.size)} in {_clips(found.clips)}")
     where = "cache_limit in the config file" if found.limit_set else "the default; set cache_limit in the config file"
     typer.echo(f"limit   {size_text(found.limit)} ({where})")
+    if found.models:
+        typer.echo(f"models  {size_text(found.models)} of voice models kept ready to load (--clear removes them)")
     if found.older:
         typer.echo(f"older   {size_text(found.older)} in earlier cache formats, unused (--clear removes them)")
     if size:  # made by `voicecoach serve`, beside the clips (--clear removes them too)

@@ -267,6 +267,7 @@ class CacheState:
     limit: int  # bytes
     limit_set: bool  # by the config file's cache_limit (else DEFAULT_LIMIT)
     older: int  # bytes in earlier cache formats' folders, which nothing reads
+    models: int = 0  # bytes of voice models as onnxruntime optimized them (piper-models/, beside the clips)
 
 
 def state(folder: Path | None = None, limit: int | None = None) -> CacheState:
@@ -274,7 +275,9 @@ def state(folder: Path | None = None, limit: int | None = None) -> CacheState:
     folder = folder if folder is not None else cache_dir()
     size, clips = ClipCache(folder).usage()
     older = sum(folder_usage(old)[0] for old in older_formats(folder))
-    return CacheState(folder, size, clips, DEFAULT_LIMIT if limit is None else limit, limit is not None, older)
+    models = folder_usage(models_beside(folder))[0]
+    return CacheState(folder, size, clips, DEFAULT_LIMIT if limit is None else limit, limit is not None, older,
+                      models)
 
 
 def clear(folder: Path | None = None) -> tuple[int, int]:
@@ -283,9 +286,19 @@ def clear(folder: Path | None = None) -> tuple[int, int]:
 
     folder = folder if folder is not None else cache_dir()
     try:
-        return ClipCache(folder).clear()
+        freed, clips = ClipCache(folder).clear()
+        models = models_beside(folder)
+        if models.is_dir():  # made again from the voice file when needed, like the clips
+            freed += folder_usage(models)[0]
+            shutil.rmtree(models)
+        return freed, clips
     except OSError as exc:
         raise EnvironmentProblem(f"cannot clear the speech cache {folder}: {reason(exc)}") from None
+
+
+def models_beside(folder: Path) -> Path:
+    """Where the Piper program keeps its optimized voice models for the clip folder `folder`."""
+    return folder.parent / "piper-models"
 
 
 def older_formats(folder: Path) -> list[Path]:

@@ -61,9 +61,9 @@ def piper_command() -> list[str]:
 def model_cache() -> Path:
     """Where the Piper program keeps voice models as onnxruntime optimized them (piperhelper/model_cache.py):
     beside the clip folder, with the voices' digests and paces, so a new routine or rate starts sooner."""
-    from .cache import cache_dir
+    from .cache import cache_dir, models_beside
 
-    return cache_dir().parent / "piper-models"
+    return models_beside(cache_dir())
 
 
 def prestart() -> None:
