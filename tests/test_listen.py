@@ -39,6 +39,15 @@ def test_the_gate_lets_quiet_words_act_and_only_strict_pause_or_stop_over_the_co
     assert gate.judge("next", -0.1, False, tail + RATE, tail + RATE + 100).command == "next"
 
 
+def test_a_word_begun_before_the_session_and_ending_over_its_first_chime_never_acts():
+    prompt = Event("chime", 0, RATE, 0, sound="prompt")  # the desk prompt: the session's first sound
+    gate = Gate(timeline(prompt))
+    assert gate.judge("pause", -0.1, True, None, RATE // 2).reason == "over the session's own chime"
+    assert gate.judge("pause", -0.1, True, RATE // 2, None).reason == "over the session's own chime"  # paused
+    assert gate.judge("pause", -0.1, True, None, 5 * RATE).reason == "over the session's own chime"
+    assert gate.judge("continue", -0.1, False, None, None).command == "play"  # nothing played through the word
+
+
 def test_the_canceller_takes_a_delayed_reverberant_echo_out():
     rng = np.random.default_rng(3)
     reference = (rng.standard_normal(6 * MIC_RATE) * 3000).astype(np.int16)
@@ -157,3 +166,16 @@ def test_why_not_listening_is_said_for_listen_given_and_for_the_config_files_onl
         assert capsys.readouterr().err == "voicecoach: not listening: no microphone\n"
     finally:
         cli.verbose = verbose
+
+
+def test_one_word_spotted_as_two_commands_acts_once_as_the_longer():
+    from voicecoach.listen.gate import Verdict
+    from voicecoach.listen.hearing import Event as Judged, one_command_a_word
+    from voicecoach.listen.spotter import Heard
+
+    stop = Judged(Heard("stop", -0.12, 409760, 418880, True, True), Verdict("stop", -0.12, "quit", "quiet"))
+    back = Judged(Heard("back", -0.17, 416960, 418880, False, True), Verdict("back", -0.17, "restart", "quiet"))
+    later = Judged(Heard("next", -0.1, 430000, 436000, False, True), Verdict("next", -0.1, "next", "quiet"))
+    judged = one_command_a_word([back, stop, later])
+    assert [e.verdict.command for e in judged] == [None, "quit", "next"]
+    assert judged[0].verdict.reason == 'part of "stop"'

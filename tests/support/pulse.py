@@ -162,10 +162,11 @@ class PulseServer:
     ``folder`` (removed by ``stop``), ``sink`` and ``rate``.
     """
 
-    def __init__(self, rate: int = RATE, sink: str = SINK, modules: tuple[str, ...] = ()):
+    def __init__(self, rate: int = RATE, sink: str = SINK, modules: tuple[str, ...] = (), loadable: bool = False):
         self.rate = rate
         self.sink = sink
         self.modules = modules  # more modules to load, with their arguments (a room for the listener)
+        self.loadable = loadable  # modules may be loaded and unloaded later (a microphone plugged in, pulled out)
         self.folder: Path | None = None
         self.env: dict[str, str] = {}
         self._proc: subprocess.Popen | None = None
@@ -228,7 +229,7 @@ class PulseServer:
         # --exit-idle-time=-1: stay up between tests when no client is connected.
         self._proc = subprocess.Popen(
             ["pulseaudio", "-n", "--daemonize=no", "--system=no", "--disallow-exit",
-             "--disallow-module-loading", "--exit-idle-time=-1", "--use-pid-file=no",
+             *(() if self.loadable else ("--disallow-module-loading",)), "--exit-idle-time=-1", "--use-pid-file=no",
              "--log-target=stderr",
              f"--load=module-null-sink sink_name={self.sink} rate={self.rate} "
              "channels=1 format=s16le norewinds=1",

@@ -226,7 +226,7 @@ def remind(every: str = EveryOpt, hours: str = HoursOpt, count: Optional[int] = 
         typer.echo(f"Desk breaks every {_spoken(desk.period)} from {desk.start:%H:%M} to {desk.end:%H:%M}; "
                    f"the first at {desk.first:%H:%M}. Ctrl-C stops.")
         try:
-            desk.run(_prompted(count), _break_ended, _skipped)
+            desk.run(_prompted(count), _break_ended, _skipped, lambda why: say_not_listening(why, chosen))
         except KeyboardInterrupt as stop:  # Ctrl-C, or SIGHUP/SIGTERM during a break (player.Interrupted)
             typer.echo(f"Stopped; {_breaks(desk.done)} done.", err=True)
             outcome = getattr(stop, "outcome", None)

@@ -33,10 +33,13 @@ class Capture:
         spec = lp.SampleSpec(lp.SAMPLE_S16LE, RATE, 1)
         attr = lp.BufferAttr(lp.NO_VALUE, lp.NO_VALUE, lp.NO_VALUE, lp.NO_VALUE, FRAGMENT_MS * RATE // 1000 * 2)
         conn = self._conn
+        # A microphone the user named stays that microphone: pulled out, listening stops and says so,
+        # rather than the server moving the stream to whatever source is left (the speaker's monitor, say).
+        flags = lp.STREAM_ADJUST_LATENCY | (lp.STREAM_DONT_MOVE if device else 0)
         with conn.locked():
             self._stream = pa.pa_stream_new(conn.context, b"listening", ctypes.byref(spec), None)
             ok = self._stream and pa.pa_stream_connect_record(
-                self._stream, device.encode() if device else None, ctypes.byref(attr), lp.STREAM_ADJUST_LATENCY) >= 0
+                self._stream, device.encode() if device else None, ctypes.byref(attr), flags) >= 0
         ended = (lp.STREAM_READY, lp.STREAM_FAILED, lp.STREAM_TERMINATED)
         if not ok or not conn.until(lambda: pa.pa_stream_get_state(self._stream) in ended, 5.0) \
                 or not self._ready():

@@ -51,8 +51,13 @@ class Gate:
 
         `strict` says whether the barge-in spotter heard it too.
         """
-        if start is None or end is None:
+        if start is None and end is None:
             return Verdict(word, score, COMMANDS[word], "quiet")
+        # A word that began before the session did ends over its first sounds (the spotter's word
+        # reaches back past the start: "pause" was heard in the desk prompt's chime that way), and one
+        # whose end came after a pause began while the session sounded: judge the part that played.
+        start = 0 if start is None else start
+        end = start if end is None else end
         own = self.sounding(start, end)
         if not own:
             return Verdict(word, score, COMMANDS[word], "quiet")

@@ -8,7 +8,7 @@ nothing plays), and returns what became of each word heard.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class Hearing:
         if self.canceller is not None:
             self._taken.append((self._fed, _power_db(block) - _power_db(clean)))
         self._map.append((self._fed, None if sounding is None else sounding - self.reference.lag))
-        return [Event(h, self._judge(h)) for h in self.spotter.feed(clean)]
+        return one_command_a_word([Event(h, self._judge(h)) for h in self.spotter.feed(clean)])
 
     def _judge(self, heard: Heard) -> Verdict:
         if heard.end <= self._mute_until and heard.end >= self._mute_until - round(3 * RATE):
@@ -98,6 +98,24 @@ class Hearing:
     def close(self) -> None:
         if self.canceller is not None:
             self.canceller.close()
+
+
+def one_command_a_word(events: list[Event]) -> list[Event]:
+    """`events` where, of commands heard over overlapping samples, only the longest word acts.
+
+    One "stop" was spotted as "stop" and, over its last 0.1 s, as "back": both acted.
+    The longest is the word said; the other is a piece of it.
+    """
+    acting = [e.heard for e in events if e.verdict.command is not None]
+    out = []
+    for e in events:
+        h = e.heard
+        longer = [o for o in acting if o is not h and o.start < h.end and h.start < o.end
+                  and (o.end - o.start, o.start) > (h.end - h.start, h.start)]
+        if e.verdict.command is not None and longer:
+            e = Event(h, replace(e.verdict, command=None, reason=f'part of "{longer[0].word}"'))
+        out.append(e)
+    return out
 
 
 def _power_db(block: np.ndarray) -> float:

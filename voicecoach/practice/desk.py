@@ -293,12 +293,13 @@ class DeskMode:
         self.first = next_deadline(self.clock.now(), self.period, self.start, self.end)
 
     def run(self, on_prompt: Callable | None = None, on_end: Callable | None = None,
-            on_skip: Callable[[int], None] | None = None) -> int:
+            on_skip: Callable[[int], None] | None = None, on_deaf: Callable[[str], None] | None = None) -> int:
         """Play the breaks until `count` of them (forever if None); returns how many were played (also `done`).
 
         `on_prompt(deadline, n, total)` before each break (the n-th of `total` today, or of `count`),
         `on_end(outcome, mpris_off)` after each, however it ended (outcome None when it raised; mpris_off, after
-        the first, why it was not on the session bus), `on_skip(n)` for slots missed while away.
+        the first, why it was not on the session bus), `on_skip(n)` for slots missed while away,
+        `on_deaf(why)` once, after the break during or before which listening stopped (a microphone pulled out).
         Ctrl-C, or player.Interrupted (a signal during a break, with its outcome), propagates.
         """
         from . import history
@@ -314,6 +315,10 @@ class DeskMode:
             finally:
                 if on_end is not None:
                     on_end(outcome, self.live.mpris_off if self.done == 0 else None)
+                if self.ears is not None and self.ears.failure and not self.not_listening:
+                    self.not_listening = self.ears.failure  # said once: the day goes on without listening
+                    if on_deaf is not None:
+                        on_deaf(self.not_listening)
             self.done += 1
             if self.count is None or self.done < self.count:
                 self.live.ready()  # before the next deadline, so opening the device never delays a prompt
@@ -324,7 +329,7 @@ class DeskMode:
         self.live.close()
         if self.ears is not None:
             self.ears.close()
-            self.not_listening = self.ears.failure
+            self.not_listening = self.not_listening or self.ears.failure
 
     def __enter__(self) -> DeskMode:
         return self
