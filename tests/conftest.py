@@ -36,15 +36,18 @@ def session_bus():
     bus.stop()
 
 
-# The longest test files, longest first (seconds in one run here: journeys 386, hands-free 287,
-# drift 280, play 220, bench 124, session export 108, serve 90-140, bed export 99, desk 77,
-# fuzz 75, sinks 63, cli 49, piper 34, bed play 32). scripts/test hands whole files to two workers in
-# this order (--no-loadscope-reorder: xdist would otherwise start the files with the
-# most tests first, and these one-test files of minutes ran last, alone: 16 minutes).
+# The longest test files, longest first (seconds in clean-clone runs of stop 20 on two workers: journeys
+# 386, hands-free 287, drift 280 (one test: 266 s of play), play 220, the benches 173, the read-only-cache
+# play 90 of test_cache, session export 108, serve 90-140, bed export 99, the lossy peaks'
+# setup 53, desk 77, fuzz 75, sinks 63; plan play, listening, signals about 70 each in a run of the live
+# tests alone). scripts/test hands whole files to the workers in this order (--no-loadscope-reorder:
+# xdist would otherwise start the files with the most tests first, and these one-test files of minutes
+# ran last, alone: 16 minutes).
 LONGEST_FIRST = ["test_journeys.py", "test_hands_free.py", "test_long_session.py", "test_piper.py", "test_play.py",
-                 "test_bench.py", "test_session_export.py", "test_serve.py", "test_background_export.py",
-                 "test_desk.py", "test_fuzz.py", "test_sinks.py", "test_cli.py", "test_growing.py",
-                 "test_background_play.py"]
+                 "test_bench.py", "test_cache.py", "test_session_export.py", "test_serve.py",
+                 "test_background_export.py", "test_export_peaks.py", "test_desk.py", "test_fuzz.py",
+                 "test_plan_play.py", "test_sinks.py", "test_listen_live.py", "test_signals.py", "test_cli.py",
+                 "test_growing.py", "test_background_play.py", "test_session_lock.py"]
 
 
 def pytest_collection_modifyitems(items):
