@@ -26,6 +26,7 @@ samples every run (seeded Piper), so the figures repeat exactly.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -120,15 +121,24 @@ def speak(texts: list[str], length_scale: float, pause: float, work: Path) -> tu
     from voicecoach.speech.piperbatch import PiperBatch, PiperJob
 
     nv = find_voices()[0]
-    batch = PiperBatch(PiperJob(nv.model, nv.config, length_scale, pause), piper_command(), nv.id)
+    batch = None
     out, rate = {}, 0
     try:
-        for i, text in enumerate(texts):
-            path = work / f"{length_scale:.3f}-{pause:.3f}-{i}.wav"
-            batch.speak(text, path, 60.0)
+        for text in texts:
+            # seeded Piper: the same text and settings give the same samples, so a file kept
+            # from an earlier run (--work) is the take this run would make
+            name = hashlib.sha256(f"{nv.id}|{length_scale!r}|{pause!r}|{text}".encode()).hexdigest()[:20]
+            path = work / "alone" / f"{name}.wav"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if batch is None:
+                    batch = PiperBatch(PiperJob(nv.model, nv.config, length_scale, pause), piper_command(), nv.id)
+                batch.speak(text, path.with_suffix(".part.wav"), 60.0)
+                path.with_suffix(".part.wav").rename(path)
             out[text], rate = sf.read(str(path), dtype="float32")
     finally:
-        batch.close()
+        if batch is not None:
+            batch.close()
     return out, rate
 
 
@@ -166,7 +176,7 @@ def routine_figures(routine: str, recognize: Recognizer, work: Path, stages: boo
         figures["alone"] = figures.pop("alone")
         batch, _ = speak(texts, scale, pause, work)
         figures["pauses"] = wer(recognize, {t: padded(a, piper_rate) for t, a in batch.items()}, piper_rate)
-        trimmed = {t: level.trim(a, piper_rate) for t, a in batch.items()}
+        trimmed = {t: level.trim(a, piper_rate, session.TRIM_DB, session.TRIM_KEEP_S) for t, a in batch.items()}
         figures["trimmed"] = wer(recognize, {t: padded(a, piper_rate) for t, a in trimmed.items()}, piper_rate)
         levelled = {t: session.speech_clip(a, piper_rate) for t, a in batch.items()}
         figures["levelled"] = wer(recognize, {t: padded(a, piper_rate) for t, a in levelled.items()}, piper_rate)
@@ -178,13 +188,16 @@ def routine_figures(routine: str, recognize: Recognizer, work: Path, stages: boo
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("routines", nargs="*", help="these routines (default: every built-in one)")
     parser.add_argument("--quick", action="store_true", help="the morning routine only")
     parser.add_argument("--stages", nargs="*", metavar="ROUTINE", help="the WER after each stage, for these routines")
+    parser.add_argument("--work", type=Path, metavar="DIR",
+                        help="keep the speech cache and the voice-alone clips here between runs (default: a temporary folder)")
     args = parser.parse_args()
     try:
         recognize = Recognizer()
     except ImportError:
-        print("word error rate: not measured (pocketsphinx is not installed: pip install 'voicecoach[test]')")
+        print("word error rate: not measured (pocketsphinx is not installed: pip install voicecoach)")
         return 0
     from voicecoach.routines import builtin_ids
     from voicecoach.speech.piper import unavailable
@@ -194,11 +207,13 @@ def main() -> int:
     if why is not None:
         print(f"word error rate: not measured ({why})")
         return 0
-    routines = args.stages or (["morning"] if args.quick else builtin_ids())
+    routines = args.stages or args.routines or (["morning"] if args.quick else builtin_ids())
     worst = 0.0
     with tempfile.TemporaryDirectory(prefix="vc-wer-") as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for routine in routines:
-            figures = routine_figures(routine, recognize, Path(tmp), args.stages is not None)
+            figures = routine_figures(routine, recognize, work, args.stages is not None)
             gap = figures["export"] - figures["alone"]
             worst = max(worst, gap)
             shown = ", ".join(f"{name} {value:.3f}" for name, value in figures.items())
