@@ -18,10 +18,9 @@ from .reference import Reference
 from .spotter import RATE, Heard, Spotter
 
 MUTE_S = 0.3  # after an acknowledgement: its own echo dies away
-# A word the canceller took this much out of was mostly the coach's echo, not someone in the room.
-# With the canceller converged it takes 15-16 dB out of the echo alone (bench's room), and about
-# 10 dB out of a word said at -10 dB, 3 dB at 0 dB; the coach's echo alone loses 8 dB or more even before the filter has fully converged.
-ECHO_ALONE_DB = 8.0
+# A word the canceller took this much out of was mostly the coach's echo, not someone in the room:
+# a person's word over the coach keeps most of its power (0 dB speech-to-echo: about 3 dB taken).
+ECHO_DB = 6.0
 
 
 @dataclass(frozen=True)
@@ -43,9 +42,7 @@ class Hearing:
             from .canceller import Canceller
 
             self.canceller = Canceller(RATE)
-        from .words import BARGE_FACTOR, BARGE_FACTOR_CANCELLED
-
-        self.spotter = Spotter(isolation=isolation, barge_factor=BARGE_FACTOR_CANCELLED if cancel else BARGE_FACTOR)
+        self.spotter = Spotter(isolation=isolation)
         self.gate: Gate | None = None
         self._map: deque[tuple[int, int | None]] = deque(maxlen=400)  # (microphone end, session sample heard)
         self._fed = 0
@@ -74,23 +71,20 @@ class Hearing:
     def _judge(self, heard: Heard) -> Verdict:
         if heard.end <= self._mute_until and heard.end >= self._mute_until - round(3 * RATE):
             return Verdict(heard.word, heard.score, None, "the acknowledgement was sounding")
-        if not heard.apart or (not heard.alone and self.canceller is None):
+        if not heard.alone:
             return Verdict(heard.word, heard.score, None, "not a word alone (speech around it)")
         if self.gate is None:
             return Verdict(heard.word, heard.score, None, "nothing playing")
         verdict = self.gate.judge(heard.word, heard.score, heard.strict, self._session(heard.start),
                                   self._session(heard.end))
-        if verdict.command is not None and not heard.alone and verdict.reason != "barge-in":
-            # only over the cancelled echo may the quiet around a word be the looser one
-            return Verdict(heard.word, heard.score, None, "not a word alone (speech around it)")
         if verdict.reason == "barge-in" and self._echo(heard):
             return Verdict(heard.word, heard.score, None, "over the coach: mostly the coach's echo")
         return verdict
 
     def _echo(self, heard: Heard) -> bool:
-        """Whether the canceller took so much out of the microphone while the word was said that it was echo."""
+        """Whether the canceller took ECHO_DB or more out of the microphone while the word was said."""
         taken = [db for end, db in self._taken if heard.start < end <= heard.end + 320]
-        return bool(taken) and float(np.median(taken)) >= ECHO_ALONE_DB
+        return bool(taken) and float(np.median(taken)) >= ECHO_DB
 
     def _session(self, mic: int) -> int | None:
         """The session sample the microphone heard at microphone sample `mic` (None: nothing played)."""

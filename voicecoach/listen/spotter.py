@@ -24,9 +24,6 @@ ISOLATION_S = 0.25  # the quiet looked for on either side of a word
 REACH_S = 0.4  # how far a word's loud stretch may run past the spotter's edges of it
 LONGEST_S = 1.5  # a word still undecided this long after it is judged on what is known
 QUIET_DB = 8.0  # how much quieter than the word its surroundings must be
-# Over the coach with the echo canceller running, what is left of the coach's echo around a word
-# is 10-15 dB under the echo; a word said at -10 dB speech-to-echo stands only a few dB above it.
-APART_DB = 3.0
 RESTART_S = 20.0  # a fresh utterance now and then keeps the decoder's memory small
 
 
@@ -40,18 +37,16 @@ class Heard:
     end: int
     strict: bool
     alone: bool
-    apart: bool = False  # APART_DB (not QUIET_DB) quieter around it: alone enough over a cancelled echo
 
 
 class Spotter:
     """Feeds blocks to the decoders; `feed(block)` returns the words whose surroundings are now known."""
 
-    def __init__(self, thresholds: dict[str, float] | None = None, isolation: bool = True,
-                 barge_factor: float = BARGE_FACTOR):
+    def __init__(self, thresholds: dict[str, float] | None = None, isolation: bool = True):
         from pocketsphinx import Decoder
 
         words = dict(thresholds or THRESHOLDS)
-        strict = {w: t * barge_factor for w, t in words.items() if w in BARGE_IN}
+        strict = {w: t * BARGE_FACTOR for w, t in words.items() if w in BARGE_IN}
         self.isolation = isolation
         self._rng = np.random.default_rng(0)
         self._decoders = [self._decoder(Decoder, words), self._decoder(Decoder, strict)]
@@ -118,8 +113,7 @@ class Spotter:
                 waiting.append(h)
                 continue
             strict = any(s.word == h.word and abs(s.end - h.end) < 0.3 * RATE for s in self._strict)
-            apart = bool(alone) or bool(self._alone(h.start, h.end, APART_DB))
-            out.append(Heard(h.word, h.score, h.start, h.end, strict, bool(alone), apart))
+            out.append(Heard(h.word, h.score, h.start, h.end, strict, bool(alone)))
         self._pending = waiting
         self._strict = [s for s in self._strict if s.end > self._fed - RATE]
         self._trim()
@@ -136,7 +130,7 @@ class Spotter:
         b = max(0, (end - self._energy_base) // FRAME)
         return self._energy[a:b]
 
-    def _alone(self, start: int, end: int, quiet_db: float = QUIET_DB) -> bool | None:
+    def _alone(self, start: int, end: int) -> bool | None:
         """Whether [start, end) is a word alone: within REACH_S of each of its edges there are
         ISOLATION_S QUIET_DB quieter than the word; None while the audio after it is still to come.
 
@@ -148,7 +142,7 @@ class Spotter:
         word = self._db(start, end)
         if len(word) == 0:
             return False
-        quiet = float(np.percentile(word, 75)) - quiet_db
+        quiet = float(np.percentile(word, 75)) - QUIET_DB
         reach, span = round(REACH_S * RATE) // FRAME, round(ISOLATION_S * RATE) // FRAME
         a = (start - self._energy_base) // FRAME
         b = (end - self._energy_base) // FRAME

@@ -29,7 +29,7 @@ THRESHOLDS = {
     "next": 1e-20,
     "repeat": 1e-20,
     "back": 1e-10,
-    "stop": 1e-16,
+    "stop": 1e-14,
 }
 # Words of the coach that the spotter takes for a barge-in word: while the coach says one of them,
 # that command never acts (as if the coach said the command itself). "Press" was heard as
@@ -40,9 +40,6 @@ SOUNDS_LIKE = {
     "stop": ("step", "steps", "stops", "stopped", "top", "stomp", "drop", "shop", "slow", "still"),
 }
 BARGE_FACTOR = 1e12  # the barge-in spotter's threshold is this many times the quiet one (higher: stricter)
-# With the echo canceller running the coach's echo is 15 dB down before the spotter hears it, so
-# barge-in can be far less strict: the gate's rule on the coach's own words still holds.
-BARGE_FACTOR_CANCELLED = 1e6
 
 
 def keyword_list(words: dict[str, float]) -> str:
