@@ -108,6 +108,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=None)
     parser.add_argument("--voices", choices=["held-out", "tuning"], default="held-out")
+    parser.add_argument("--alone", action="store_true",
+                        help="only the false triggers: each session alone in the room (0 dB), and the talk")
+    parser.add_argument("--talk", type=int, default=1, help="the talk read this many times over (longer: more hours)")
     args = parser.parse_args()
     voices = HELD_OUT if args.voices == "held-out" else TUNING
     from support.room import engines
@@ -115,11 +118,24 @@ def main() -> None:
     voices = [v for v in voices if v.split(":")[0] in engines()]
     clips = {(v, w): voice_clip(v, w) for v in voices for w in WORDS}
     talk = voice_clip("flite:kal16" if args.voices == "tuning" else "espeak:en-gb-scotland", TALK)
+    talk = np.concatenate([talk] * args.talk)
     print(f"voices: {', '.join(voices)}")
     results = {}
+    quiet_session = np.zeros(round((len(talk) / MIC_RATE + 2) * RATE), np.float32)
+    from voicecoach.timeline import Timeline
+
+    empty = Timeline("talk", "talk", RATE, len(quiet_session))
+    for cancel in (True, False):
+        room = Room(quiet_session, RATE)
+        room.say("talk", "talk", talk, 1.0, False)
+        events, _ = run(room, empty, cancel)
+        talk_false = sum(1 for _, e in events if e.verdict.command)
+        results[("talk", cancel)] = (talk_false, len(talk) / MIC_RATE)
+        print(f"talk, canceller {'on' if cancel else 'off'}: {talk_false} false over {len(talk) / MIC_RATE:.0f} s",
+              flush=True)
     for rid, timeline, samples in sessions(args.sessions):
         for cancel in (True, False):
-            for ser in (0.0, -10.0):
+            for ser in () if args.alone else (0.0, -10.0):
                 room = Room(samples, RATE, ser_db=ser)
                 k = 0
                 for quiet in (True, False):
@@ -135,22 +151,13 @@ def main() -> None:
                 r[5] += score(room, events)[5]
                 r[6] += cpu
                 r[7] += len(samples) / RATE
-                if ser == 0.0:  # the session alone in the room: every command acted on is false
-                    events, _ = run(Room(samples, RATE, ser_db=0.0), timeline, cancel)
-                    f = results.setdefault(("alone", cancel), [0, 0.0])
-                    f[0] += sum(1 for _, e in events if e.verdict.command)
-                    f[1] += len(samples) / RATE
-        print(f"{rid}: done", flush=True)
-    quiet_session = np.zeros(round((len(talk) / MIC_RATE + 2) * RATE), np.float32)
-    from voicecoach.timeline import Timeline
-
-    empty = Timeline("talk", "talk", RATE, len(quiet_session))
-    for cancel in (True, False):
-        room = Room(quiet_session, RATE)
-        room.say("talk", "talk", talk, 1.0, False)
-        events, _ = run(room, empty, cancel)
-        talk_false = sum(1 for _, e in events if e.verdict.command)
-        results[("talk", cancel)] = (talk_false, len(talk) / MIC_RATE)
+            # the session alone in the room (0 dB): every command acted on is false
+            events, _ = run(Room(samples, RATE, ser_db=0.0), timeline, cancel)
+            f = results.setdefault(("alone", cancel), [0, 0.0])
+            f[0] += sum(1 for _, e in events if e.verdict.command)
+            f[1] += len(samples) / RATE
+        print(f"{rid}: done; false so far (canceller on, off): "
+              f"{results[('alone', True)][0]}, {results[('alone', False)][0]}", flush=True)
     for (cancel, ser), r in sorted((k, v) for k, v in results.items() if isinstance(k[0], bool)):
         lat = r[5]
         print(f"canceller {'on ' if cancel else 'off'} {ser:+.0f} dB: caught in quiet {r[0]}/{r[1]} "

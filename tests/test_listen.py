@@ -179,3 +179,26 @@ def test_one_word_spotted_as_two_commands_acts_once_as_the_longer():
     judged = one_command_a_word([back, stop, later])
     assert [e.verdict.command for e in judged] == [None, "quit", "next"]
     assert judged[0].verdict.reason == 'part of "stop"'
+
+
+def test_the_reference_reaches_the_canceller_at_the_delay_measured_not_after_the_resamplers_own():
+    """The reference for a microphone block is what played `lag` before it: the canceller's filter
+    only reaches forward, so a reference that came later than the echo (the resampler's held-back
+    delay once made it 40 ms late) leaves the echo in."""
+    import soxr
+
+    from voicecoach.listen.reference import Reference
+
+    rng = np.random.default_rng(0)
+    session = (rng.standard_normal(10 * RATE) * 0.1).astype(np.float32)
+    reference = Reference(RATE, MIC_RATE, lag_s=0.05)
+    reference.put(0, session)
+    step = 320
+    out = np.concatenate([reference.take(step, round((k + step) * RATE / MIC_RATE))
+                          for k in range(0, 9 * MIC_RATE, step)]).astype(np.float64)
+    ideal = soxr.resample(session, RATE, MIC_RATE).astype(np.float64)
+    lags = range(0, 2000)
+    seg = slice(MIC_RATE, 8 * MIC_RATE)
+    match = [abs(np.dot(out[seg], ideal[seg.start - lag:seg.stop - lag])) for lag in lags]
+    best = lags[int(np.argmax(match))] / MIC_RATE
+    assert abs(best - 0.05) < 0.001, f"the reference is {best * 1000:.1f} ms behind what played, not 50 ms"

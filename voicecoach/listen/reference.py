@@ -32,7 +32,8 @@ class Reference:
         self._soxr = soxr
         self._stream = None
         self._fifo = np.zeros(0, dtype=np.float32)
-        self._cursor: float | None = None  # the session sample the next reference sample starts at
+        self._cursor: float | None = None  # the session sample the next block's reference starts at
+        self._fed = 0.0  # the session sample the resampler is to be given next (ahead of the cursor)
         self.lag = round(lag_s * rate)  # session samples between "sounding" and "heard by the microphone"
         self.aligner = Aligner(self)
 
@@ -69,12 +70,19 @@ class Reference:
         step = n * self.rate / self.out_rate
         target = sounding - self.lag - step
         if self._cursor is None or abs(self._cursor - target) > JUMP_S * self.rate:
-            self._cursor = target
             self._stream = self._soxr.ResampleStream(self.rate, self.out_rate, 1, dtype="float32")
-            self._fifo = np.zeros(round(0.004 * self.out_rate), dtype=np.float32)  # the resampler's own delay
-        a, b = int(self._cursor), int(self._cursor + step)
-        self._cursor += step
-        self._fifo = np.concatenate([self._fifo, self._stream.resample_chunk(self.played(a, b))])
+            self._fifo = np.zeros(0, dtype=np.float32)
+            self._fed = target
+        self._cursor = target + step
+        # soxr's output starts exactly at its input's first sample but holds its filter's delay back
+        # (about 20 ms): the ring is read that far ahead, never the output delayed by it, or the
+        # reference would reach the canceller after the echo and the filter could not converge.
+        for _ in range(64):
+            if len(self._fifo) >= n:
+                break
+            a, b = int(self._fed), int(self._fed + step)
+            self._fed += step
+            self._fifo = np.concatenate([self._fifo, self._stream.resample_chunk(self.played(a, b))])
         out, self._fifo = self._fifo[:n], self._fifo[n:]
         if len(out) < n:
             out = np.concatenate([out, np.zeros(n - len(out), dtype=np.float32)])
@@ -90,6 +98,7 @@ class Aligner:
         self._count = 0
         self._since = 0
         self._end: int | None = None  # the session sample sounding at the end of the kept microphone audio
+        self._last: float | None = None
         self.measured: list[float] = []  # each accepted delay in seconds (for the bench and --listen-log)
 
     def note(self, mic: np.ndarray, sounding: int | None) -> None:
@@ -126,4 +135,10 @@ class Aligner:
             return  # no clear peak: the echo is too faint or too smeared to move the delay
         delay = (n - m - k) / out
         self.measured.append(delay)
+        # Speech's own rhythm now and then gives a clear but wrong peak (0.37 s, 0.5 s seen in the
+        # bench's room); a reference moved late by it stops the canceller, so only a delay measured
+        # twice in a row (within 2 ms) moves it.
+        last, self._last = self._last, delay
+        if last is None or abs(last - delay) > 0.002:
+            return
         self.ref.lag = round(max(0.0, delay - 0.01) * ref_rate)  # 10 ms early: the filter needs the reference first
