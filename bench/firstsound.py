@@ -129,6 +129,13 @@ def main() -> int:
                                 (cold_dir / kept).symlink_to(work / "cache" / kept)
                     loads.setdefault((name, kind), []).append(os.getloadavg()[0])
                     times.setdefault((name, kind), []).append(first_sound(server, run_env, extra, work))
+                    if kind == "cold" and name.startswith("neural") and not args.keep_models:
+                        # the voice's first run saves its optimized model after the sound has begun: let it
+                        # finish, or its writing is timed as part of the warm run that comes next
+                        deadline = time.monotonic() + 60
+                        while time.monotonic() < deadline and not list((cold_dir / "piper-models").glob("[!.]*.onnx")):
+                            time.sleep(0.2)
+                        time.sleep(0.5)
                     shutil.rmtree(cold_dir, ignore_errors=True)
     for (name, kind), values in times.items():
         print(f"first sound, {kind} cache, {name}: {1000 * statistics.median(values):.0f} ms "
