@@ -78,12 +78,17 @@ class Recognizer:
         from pocketsphinx import Decoder
 
         self.decoder = Decoder(samprate=ASR_RATE, logfn=os.devnull)
+        # pocketsphinx carries its running cepstral mean from one utterance to the next, so a phrase's
+        # transcript depended on what was transcribed before it (sunday: 0.347 after quad-sweep, 0.350
+        # first); every phrase starts from the same mean instead, and a figure no longer depends on order
+        self.fresh = self.decoder.get_cmn()
 
     def __call__(self, audio: np.ndarray, rate: int) -> str:
         import soxr
 
         x = soxr.resample(np.asarray(audio, dtype=np.float32), rate, ASR_RATE)
         pcm = (np.clip(x, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        self.decoder.set_cmn(self.fresh)
         self.decoder.start_utt()
         self.decoder.process_raw(pcm, full_utt=True)
         self.decoder.end_utt()
