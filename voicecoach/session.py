@@ -26,12 +26,7 @@ SAMPLE_RATE = 22050  # Hz: the session's sample rate unless the caller asks for 
 # on the morning routine's phrases, first to last sound): an estimate for checks without an engine
 ESTIMATED_CHARS_PER_SECOND = 13
 # Bump when trim or normalize_speech change, so levelled clips made before are not reused.
-LEVELLED_VERSION = 5  # 4: true peak under -1.5 dBFS, room for a ducked bed; 5: the gentler trim below
-# A speech clip keeps TRIM_KEEP_S around its first and last sample above TRIM_DB. The engines' clips
-# peak near 0 dBFS, so -60 dBFS is the decay of a soft onset or a final consonant, which the tighter
-# trim before (10 ms at -45 dBFS) shaved: the recognizer lost up to 3 % of a routine's words that way.
-TRIM_DB = -60.0
-TRIM_KEEP_S = 0.1
+LEVELLED_VERSION = 4  # 4: true peak under -1.5 dBFS, room for a ducked bed
 
 
 def options(sample_rate: int = SAMPLE_RATE, scale: float = 1.0, safety: bool = True, **extra) -> Options:
@@ -109,8 +104,7 @@ SPEECH_RANGE = (-18.0, -13.5)
 
 def speech_clip(raw: np.ndarray, rate: int, target_lufs: float = SPEECH_LUFS) -> np.ndarray:
     """An engine's clip as the mixer wants it: padding trimmed, at the speech loudness target."""
-    trimmed = level.trim(raw, rate, threshold_db=TRIM_DB, keep_s=TRIM_KEEP_S)
-    return level.normalize_speech(trimmed, rate, target_lufs=target_lufs).astype(np.float32)
+    return level.normalize_speech(level.trim(raw, rate), rate, target_lufs=target_lufs).astype(np.float32)
 
 
 def levelled_key(speaker, rate: int, text: str, target_lufs: float = SPEECH_LUFS) -> str:
