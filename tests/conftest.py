@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from support.pulse import PulseServer, PulseUnavailable, no_server_env
+from support.pulse import ROOM, PulseServer, PulseUnavailable, no_server_env
 from support.sessionbus import BusUnavailable, SessionBus
 
 
@@ -83,6 +83,22 @@ def pulse_server():
         server.start()
     except PulseUnavailable as exc:
         pytest.fail(f"cannot start the private PulseAudio server: {exc}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def room_server():
+    """A private PulseAudio server with a room (support.pulse.ROOM): its monitor is the default microphone.
+
+    Modules may be loaded and unloaded later: a test plugs a microphone in and pulls it out.
+    """
+    try:
+        server = PulseServer(modules=ROOM, loadable=True)
+        server.start()
+    except PulseUnavailable as exc:
+        pytest.fail(f"cannot start the private PulseAudio server: {exc}", pytrace=False)
+    server.pactl("set-default-source", "room.monitor")
     yield server
     server.stop()
 

@@ -22,19 +22,16 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from support.audiofind import find
-from support.pulse import PulseServer, PulseUnavailable
+from support.pulse import PulseServer, say_into
 from support.room import voice_clip
 from voicecoach import sounds
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 RATE = 22050
-ROOM = ("module-null-sink sink_name=room rate=16000 channels=1 format=s16le norewinds=1",
-        "module-loopback source=vc_test.monitor sink=room latency_msec=40 source_dont_move=1 sink_dont_move=1")
 HOLD = """\
 title: {title}
 safety: false
@@ -49,31 +46,12 @@ steps:
 """
 
 
-@pytest.fixture(scope="module")
-def room_server():
-    try:
-        server = PulseServer(modules=ROOM, loadable=True)  # a microphone can be pulled out
-        server.start()
-    except PulseUnavailable as exc:
-        pytest.fail(f"cannot start the private PulseAudio server: {exc}", pytrace=False)
-    server.pactl("set-default-source", "room.monitor")
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def env(room_server, tmp_path):
     home = tmp_path / "home"
     return {**os.environ, **room_server.env, "VOICECOACH_CACHE_DIR": str(home / "cache"),
             "VOICECOACH_DATA": str(home / "data"), "VOICECOACH_CONFIG": str(home / "config.yaml"),
             "VOICECOACH_ROUTINES": str(home / "routines"), "VOICECOACH_SCHEDULE": str(home / "schedule.yaml")}
-
-
-def say(server: PulseServer, word: str, sink: str = "room") -> None:
-    """flite says `word` into `sink` (the room, or a microphone of its own), 300 ms queued."""
-    pcm = np.clip(voice_clip("flite:slt", word) * 32767, -32768, 32767).astype("<i2").tobytes()
-    subprocess.run(["pacat", "--playback", f"--device={sink}", "--raw", "--format=s16le", "--rate=16000",
-                    "--channels=1", "--latency-msec=300"], input=pcm, env={**server.env}, check=True, timeout=10)
 
 
 def wait_for_sound(rec, name: str, proc: subprocess.Popen, timeout: float = 90.0) -> int:
@@ -113,7 +91,7 @@ def test_stop_said_in_the_first_routine_ends_todays_two_routine_plan(room_server
     proc = voicecoach("today", "--play", "--listen", "--listen-log", env=env)
     bell = wait_for_sound(rec, "bell", proc)
     time.sleep(max(0.0, rec.time_of(bell) + 2.0 - time.monotonic()))  # 2 s into the first hold
-    say(room_server, "stop")
+    say_into(room_server, voice_clip("flite:slt", "stop"))
     said = time.monotonic()
     out, err = proc.communicate(timeout=30)
     ended = time.monotonic() - said
@@ -139,7 +117,7 @@ def test_stop_said_in_a_desk_break_ends_that_break(room_server, env, tmp_path):
                       "--listen", "--listen-log", "--no-mpris", env=env)
     bell = wait_for_sound(rec, "bell", proc, timeout=60)  # the walk's start
     time.sleep(max(0.0, rec.time_of(bell) + 2.0 - time.monotonic()))
-    say(room_server, "stop")
+    say_into(room_server, voice_clip("flite:slt", "stop"))
     out, err = proc.communicate(timeout=30)
     rec.stop()
     assert proc.returncode == 0, err

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from support.audiofind import find
-from support.pulse import PulseServer, PulseUnavailable
+from support.pulse import say_into
 from support.room import voice_clip
 from voicecoach import sounds
 from voicecoach.listen import ack
@@ -36,31 +36,7 @@ steps:
     duration: 3s
     prep: 0.5s
 """
-ROOM = ("module-null-sink sink_name=room rate=16000 channels=1 format=s16le norewinds=1",
-        "module-loopback source=vc_test.monitor sink=room latency_msec=40 source_dont_move=1 sink_dont_move=1")
 SOUNDS = ("bell", "bell-double", "halfway", "tick", "complete")
-
-
-@pytest.fixture(scope="module")
-def room_server():
-    try:
-        server = PulseServer(modules=ROOM)
-        server.start()
-    except PulseUnavailable as exc:
-        pytest.fail(f"cannot start the private PulseAudio server: {exc}", pytrace=False)
-    server.pactl("set-default-source", "room.monitor")
-    yield server
-    server.stop()
-
-
-def say(server: PulseServer, clip16k: np.ndarray) -> None:
-    """Play a 16 kHz clip into the room (not the speaker): someone on the floor speaking.
-
-    300 ms queued, so a loaded test machine never cuts a gap into the word.
-    """
-    pcm = np.clip(clip16k * 32767, -32768, 32767).astype("<i2").tobytes()
-    subprocess.run(["pacat", "--playback", "--device=room", "--raw", "--format=s16le", "--rate=16000",
-                    "--channels=1", "--latency-msec=300"], input=pcm, env={**server.env}, check=True, timeout=10)
 
 
 def heard(recording: np.ndarray) -> list[tuple[int, str]]:
@@ -114,11 +90,11 @@ def test_pause_and_continue_said_into_the_room(room_server, tmp_path, monkeypatc
             time.sleep(max(0.0, rec.time_of(bell) + 2.0 - time.monotonic()))  # 2 s into the 10 s hold
             said = time.monotonic()
             lines.append(f"said pause at {ears.listened_s:.2f}")
-            say(room_server, pause_clip)
+            say_into(room_server, pause_clip)
             word_end = time.monotonic()
             time.sleep(2.5)
             lines.append(f"said continue at {ears.listened_s:.2f}")
-            say(room_server, continue_clip)
+            say_into(room_server, continue_clip)
             player.join(40)
             if player.is_alive():  # a word missed: end the session as q would
                 ears._commands.put("quit")
@@ -171,7 +147,7 @@ def test_listen_test_prints_the_word_said_into_the_microphone(room_server, tmp_p
             time.sleep(0.1)
         for _ in range(4):
             time.sleep(3.0)
-            say(room_server, voice_clip("flite:slt", "pause"))
+            say_into(room_server, voice_clip("flite:slt", "pause"))
             time.sleep(2.0)  # the quiet after the word that says it was alone
             if heard():
                 break

@@ -155,6 +155,20 @@ class Recording:
         return offset + index / self.rate
 
 
+# A room for the listener: a second null sink whose monitor is the microphone, with the
+# speaker sink looped into it (40 ms) as the echo of the session.
+ROOM = ("module-null-sink sink_name=room rate=16000 channels=1 format=s16le norewinds=1",
+        "module-loopback source=vc_test.monitor sink=room latency_msec=40 source_dont_move=1 sink_dont_move=1")
+
+
+def say_into(server: "PulseServer", clip16k: np.ndarray, sink: str = "room") -> None:
+    """Play a 16 kHz clip into `sink` (the room, or a microphone of its own), not the speaker: someone on
+    the floor speaking. 300 ms queued, so a loaded test machine never cuts a gap into the word."""
+    pcm = np.clip(clip16k * 32767, -32768, 32767).astype("<i2").tobytes()
+    subprocess.run(["pacat", "--playback", f"--device={sink}", "--raw", "--format=s16le", "--rate=16000",
+                    "--channels=1", "--latency-msec=300"], input=pcm, env={**server.env}, check=True, timeout=10)
+
+
 class PulseServer:
     """A private ``pulseaudio`` with one null sink; use as a context manager.
 
