@@ -26,7 +26,7 @@ the same path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import InputError, NoAudioDevice, SettingError
 from . import miniaudio as _miniaudio
@@ -119,9 +119,9 @@ def _order() -> list[Backend]:
     return sorted(_BACKENDS.values(), key=lambda b: (bool(b.shortfalls()), b.preference, b.name))
 
 
-def _candidates() -> list[Backend]:
-    """Installed backends, in the order of _order()."""
-    return [b for b in _order() if b.missing() is None]
+def _candidates() -> Iterator[Backend]:
+    """Installed backends, in the order of _order(), each library looked for only when its turn comes."""
+    return (b for b in _order() if b.missing() is None)
 
 
 def _open_default(device: str | None) -> tuple[str, Sink]:
@@ -129,7 +129,7 @@ def _open_default(device: str | None) -> tuple[str, Sink]:
     said: list[str] = []
     # Each backend's library is looked for only when its turn comes: when pulse opens,
     # miniaudio's is never imported (50-70 ms of the first sound).
-    for backend in (b for b in _order() if b.missing() is None):
+    for backend in _candidates():
         try:
             return backend.name, backend.factory(device)
         except NoAudioDevice as exc:
